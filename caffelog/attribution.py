@@ -1,0 +1,143 @@
+"""Which segment, iteration, phase and batch each value belongs to.
+
+Caffe prints a train iteration's debug lines *before* the `Iteration N ... loss` line that names
+them, test lines between `Iteration N, Testing net (#k)` and that test's outputs, and legacy
+[Update] lines after `Iteration N, lr`. So every row is placed by the solver lines around it:
+the events. Rows only carry their line number; the events are few (a handful per iteration), so
+all of this is a few numpy searchsorted calls over the rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TRAIN, TEST_START, TEST_END = 0, 1, 2
+_TEST_END_KINDS = {"test_loss", "test_score", "test_interrupted"}
+
+
+@dataclass
+class Timeline:
+    """The events of a log as sorted arrays."""
+
+    segment_lines: np.ndarray      # line of each `Initializing solver` (a start-up)
+    loss_lines: np.ndarray         # `Iteration N ..., loss =` lines
+    loss_iters: np.ndarray
+    lr_lines: np.ndarray           # `Iteration N, lr =` lines
+    lr_iters: np.ndarray
+    marker_lines: np.ndarray       # phase markers: train / test start / test end
+    marker_codes: np.ndarray
+    marker_iters: np.ndarray
+    marker_nets: np.ndarray
+    display: list[int]             # solver `display` per segment (1 when unknown)
+
+    def segment_of(self, lines: np.ndarray) -> np.ndarray:
+        return np.maximum(np.searchsorted(self.segment_lines, lines, side="right") - 1, 0)
+
+
+def build_timeline(events: list[tuple], displays: list[int]) -> Timeline:
+    """Sort the solver events into the arrays the row attribution needs."""
+    seg, loss, lr, markers = [], [], [], []
+    test_iter, test_net = -1, -1
+    for line, kind, fields in events:
+        if kind == "solver_params":
+            seg.append(line)
+            markers.append((line, TRAIN, -1, -1))
+        elif kind == "iteration_loss":
+            loss.append((line, fields["iteration"]))
+            markers.append((line, TRAIN, -1, -1))
+        elif kind == "iteration_lr":
+            lr.append((line, fields["iteration"]))
+            markers.append((line, TRAIN, -1, -1))
+        elif kind == "testing":
+            test_iter, test_net = fields["iteration"], fields["test_net"]
+            markers.append((line, TEST_START, test_iter, test_net))
+        elif kind == "net_output":
+            code = TEST_END if fields["phase"] == "Test" else TRAIN
+            markers.append((line, code, test_iter, test_net))
+        elif kind in _TEST_END_KINDS:
+            markers.append((line, TEST_END, test_iter, test_net))
+    loss_a = np.array(loss, dtype=np.int64).reshape(-1, 2)
+    lr_a = np.array(lr, dtype=np.int64).reshape(-1, 2)
+    mk = np.array(markers, dtype=np.int64).reshape(-1, 4)
+    return Timeline(np.array(seg, dtype=np.int64), loss_a[:, 0], loss_a[:, 1], lr_a[:, 0],
+                    lr_a[:, 1], mk[:, 0], mk[:, 1], mk[:, 2], mk[:, 3], displays or [1])
+
+
+@dataclass
+class Placement:
+    """Where rows belong. iteration is -1 where the log cannot tell (inferred is then True
+    only if a guess was possible)."""
+
+    segment: np.ndarray
+    iteration: np.ndarray
+    test: np.ndarray
+    test_net: np.ndarray
+    inferred: np.ndarray
+
+
+def place_rows(t: Timeline, lines: np.ndarray, is_update: np.ndarray | None = None) -> Placement:
+    """Attribute rows (given by line number) to segment, iteration and phase."""
+    segment = t.segment_of(lines)
+    # phase: the last marker before the row decides
+    m = np.searchsorted(t.marker_lines, lines) - 1
+    has_marker = m >= 0
+    mc = np.where(has_marker, m, 0)
+    test = has_marker & (t.marker_codes[mc] == TEST_START) if len(t.marker_lines) else np.zeros(len(lines), bool)
+    iteration = np.full(len(lines), -1, dtype=np.int64)
+    test_net = np.full(len(lines), -1, dtype=np.int64)
+    if len(t.marker_lines):
+        iteration[test] = t.marker_iters[mc[test]]
+        test_net[test] = t.marker_nets[mc[test]]
+    train = ~test
+    # train forward/backward: the next `Iteration N ..., loss` line in the same segment
+    nxt = np.searchsorted(t.loss_lines, lines)
+    ok = train & (nxt < len(t.loss_lines))
+    nc = np.minimum(nxt, max(len(t.loss_lines) - 1, 0))
+    if len(t.loss_lines):
+        ok &= t.segment_of(t.loss_lines[nc]) == segment
+        iteration[ok] = t.loss_iters[nc[ok]]
+    if is_update is not None and is_update.any():
+        prev = np.searchsorted(t.lr_lines, lines) - 1
+        up = train & is_update & (prev >= 0)
+        pc = np.maximum(prev, 0)
+        if len(t.lr_lines):
+            up &= t.segment_of(t.lr_lines[pc]) == segment
+            iteration[up] = t.lr_iters[pc[up]]
+        ok = np.where(is_update, up, ok)
+    inferred = train & ~ok
+    if inferred.any():
+        iteration[inferred] = _infer_iterations(t, lines[inferred], segment[inferred])
+    return Placement(segment, iteration, test, test_net, inferred & (iteration >= 0))
+
+
+def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Rows after the last `Iteration` line (a killed run): last iteration seen + display."""
+    prev = np.searchsorted(t.loss_lines, lines) - 1
+    out = np.full(len(lines), -1, dtype=np.int64)
+    if not len(t.loss_lines):
+        return out
+    pc = np.maximum(prev, 0)
+    same = (prev >= 0) & (t.segment_of(t.loss_lines[pc]) == segment)
+    display = np.array([t.display[min(s, len(t.display) - 1)] for s in segment], dtype=np.int64)
+    out[same] = t.loss_iters[pc[same]] + display[same]
+    return out
+
+
+def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The pass index inside each block: a pass starts wherever the block's first key recurs.
+
+    Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous.
+    iter_size k gives k train passes, test_iter k gives k test batches.
+    """
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    starts = np.flatnonzero(block_change)
+    block_start = np.maximum.accumulate(np.where(block_change, np.arange(n), 0))
+    first_key = keys[block_start]
+    is_start = keys == first_key
+    counts = np.cumsum(is_start)
+    base = counts[starts] - 1  # cumulative count just before each block (its first row counts 1)
+    block_no = np.cumsum(block_change) - 1
+    return (counts - base[block_no] - 1).astype(np.int32)

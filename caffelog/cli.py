@@ -1,0 +1,108 @@
+"""The `caffelog` command: thin click wrappers around the library.
+
+Exit status: 0 success; 1 a diagnosis finding reached --fail-on; 2 bad input or usage.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from . import __version__
+from .export import write_all, write_table
+from .log import CaffeLog
+from .reader import LogInputError, UsageError
+
+EXIT_FINDINGS, EXIT_BAD_INPUT = 1, 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"caffelog: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def friendly_errors(func):
+    """One clear line on stderr and exit 2 for bad input; never a traceback for it."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (LogInputError, UsageError) as exc:
+            _fail(str(exc))
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)  # reader went away (| head): not an error
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
+        except KeyboardInterrupt:
+            click.echo("caffelog: interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def load(path: str, use_cache: bool = True, quiet: bool = False) -> CaffeLog:
+    """Read a log, with a progress bar on a terminal and the parse cache unless disabled."""
+    from .cache import read_log_cached
+    return read_log_cached(path, use_cache=use_cache, progress=not quiet)
+
+
+def _warn(log: CaffeLog, show_skipped: bool = False) -> None:
+    for warning in log.warnings:
+        click.echo(f"caffelog: warning: {warning}", err=True)
+    if show_skipped and log.skipped.count:
+        click.echo("skipped lines: " + " ".join(map(str, log.skipped.lines)), err=True)
+
+
+LOG_ARG = click.argument("log", type=click.Path(dir_okay=True, allow_dash=True))
+NO_CACHE = click.option("--no-cache", is_flag=True, help="Parse again even if a cached parse exists.")
+SHOW_SKIPPED = click.option("--show-skipped", is_flag=True, help="List the line numbers that were skipped.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="caffelog")
+def main() -> None:
+    """Turn Caffe training logs (debug_info: true) into tidy tables, diagnoses and plots.
+
+    Per-blob values in Caffe's debug lines are the MEAN ABSOLUTE VALUE per element
+    (asum/count), not norms; only the `All net params` line gives true L1/L2 norms.
+    """
+
+
+@main.command()
+@LOG_ARG
+@click.option("-o", "--output", metavar="PATH",
+              help="Directory (every table as Parquet), a .parquet/.csv/.json file, or - for CSV on stdout.")
+@click.option("--table", type=click.Choice(CaffeLog.TABLES), default="blobs", show_default=True,
+              help="Which table to write when OUTPUT is a file or -.")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@NO_CACHE
+@SHOW_SKIPPED
+@friendly_errors
+def parse(log: str, output: str | None, table: str, force: bool, no_cache: bool,
+          show_skipped: bool) -> None:
+    """Parse LOG (plain, .gz, or - for stdin) and summarise it or write its tables.
+
+    \b
+      caffelog parse train.log               # summary
+      caffelog parse train.log -o run/       # every table as Parquet in run/
+      caffelog parse train.log -o blobs.csv --table blobs
+      zcat train.log.gz | caffelog parse - -o -
+    """
+    from .summary import summarize
+    parsed = load(log, use_cache=not no_cache, quiet=output == "-")
+    _warn(parsed, show_skipped)
+    if output is None:
+        click.echo(summarize(parsed))
+    elif output == "-":
+        write_table(parsed.table(table), "-")
+    elif output.endswith(os.sep) or os.path.isdir(output) or not os.path.splitext(output)[1]:
+        for path in write_all(parsed, output, force=force):
+            click.echo(path)
+    else:
+        write_table(parsed.table(table), output, force=force)
+        click.echo(output)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,71 @@
+"""Writing tables: Parquet, CSV or JSON, atomically, never over an existing file unasked."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .log import CaffeLog
+from .reader import UsageError
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
+           ".jsonl": "json"}
+
+
+class OutputExistsError(UsageError):
+    pass
+
+
+def write_table(df: pd.DataFrame, target: str, fmt: str | None = None, force: bool = False) -> None:
+    """Write one table to a path ('-' is stdout, CSV unless fmt says otherwise)."""
+    if target == "-":
+        _write(df, sys.stdout, fmt or "csv")
+        return
+    path = Path(target)
+    fmt = fmt or FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{target}: unknown output format (use .parquet, .csv or .json)")
+    _atomic(path, force, lambda tmp: _write(df, tmp, fmt))
+
+
+def write_all(log: CaffeLog, directory: str, force: bool = False) -> list[Path]:
+    """Every table as Parquet in a directory, plus solver.json."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in log.TABLES:
+        path = out / f"{name}.parquet"
+        _atomic(path, force, lambda tmp, df=log.table(name): _write(df, tmp, "parquet"))
+        written.append(path)
+    path = out / "solver.json"
+    _atomic(path, force, lambda tmp: tmp.write_text(json.dumps(log.solvers, indent=2, default=str)))
+    written.append(path)
+    return written
+
+
+def _atomic(path: Path, force: bool, write) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists (use --force to overwrite)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write(df: pd.DataFrame, target, fmt: str) -> None:
+    if fmt == "parquet":
+        df.to_parquet(target, index=False)
+    elif fmt == "csv":
+        df.to_csv(target, index=False)
+    elif fmt == "json":
+        df.to_json(target, orient="records", lines=True)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,118 @@
+"""read_log(): text in, a CaffeLog of tidy tables out."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import tables
+from .parser import LineParser
+from .reader import LogInputError, ReadStats, Source, UsageError, describe, iter_batches
+from .records import RecordSink
+
+NO_DEBUG_INFO = "no debug_info lines found: set `debug_info: true` in solver.prototxt"
+# After this many lines with nothing recognised, the input is not a Caffe log.
+GIVE_UP_AFTER = 20_000
+
+
+@dataclass
+class CaffeLog:
+    """Everything caffelog read from one log. Values in ``blobs`` are Caffe's mean absolute
+    value per element (asum / count), not norms; ``totals`` holds the true L1/L2 norms."""
+
+    source: str
+    blobs: pd.DataFrame
+    totals: pd.DataFrame
+    scalars: pd.DataFrame
+    net: pd.DataFrame
+    solver: dict
+    solvers: list[dict]
+    skipped: tables.Skipped
+    n_lines: int
+    warnings: list[str] = field(default_factory=list)
+    crashed: bool = False
+
+    TABLES = ("blobs", "totals", "scalars", "net")
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self.TABLES:
+            raise UsageError(f"no table {name!r}; tables are {', '.join(self.TABLES)}")
+        return getattr(self, name)
+
+    def __repr__(self) -> str:
+        return (f"<CaffeLog {self.source}: {len(self.blobs)} blob values, {len(self.totals)} "
+                f"totals, {len(self.scalars)} scalars, {self.net['layer'].nunique()} layers, "
+                f"{self.skipped.count} lines skipped>")
+
+
+def parse_records(source: Source, progress: Callable[[int], None] | None = None,
+                  stats: ReadStats | None = None) -> tuple[RecordSink, int]:
+    """Stream the source through the grammar into a RecordSink; returns it and the line count."""
+    sink = RecordSink()
+    parser = LineParser(sink)
+    n = 0
+    for batch in iter_batches(source, stats):
+        parser.feed(batch, n + 1)
+        n += len(batch)
+        if progress:
+            progress(sum(map(len, batch)))
+        if n >= GIVE_UP_AFTER and not _recognised_anything(sink, n):
+            raise LogInputError(f"{describe(source)}: not a Caffe log (no line of the first "
+                                f"{n} was understood)")
+    return sink, n
+
+
+def _recognised_anything(sink: RecordSink, n: int) -> bool:
+    return len(sink.skipped_lines) < n
+
+
+def read_log(source: Source, progress: Callable[[int], None] | None = None) -> CaffeLog:
+    """Parse a Caffe log: a path (plain or .gz), '-' for stdin, a file object, or lines.
+
+    Raises LogInputError when there is nothing to read or nothing Caffe-like in it.
+    """
+    stats = ReadStats()
+    sink, n = parse_records(source, progress, stats)
+    return build_log(sink, n, describe(source), stats)
+
+
+def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = None) -> CaffeLog:
+    """Turn parsed records into the tables."""
+    if n == 0:
+        raise LogInputError(f"{name}: empty input")
+    if len(sink.skipped_lines) == n:
+        raise LogInputError(f"{name}: not a Caffe log (no line was understood)")
+    solvers = tables.solver_settings(sink.dumps)
+    timeline = tables.timeline_of(sink, solvers)
+    skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),
+                             dict(sink.skipped_reasons))
+    log = CaffeLog(
+        source=name,
+        blobs=tables.build_blobs(sink, timeline),
+        totals=tables.build_totals(sink, timeline),
+        scalars=tables.build_scalars(sink.events, timeline),
+        net=tables.build_net(sink),
+        solver=solvers[0] if solvers else {},
+        solvers=solvers,
+        skipped=skipped,
+        n_lines=n,
+        crashed=any(kind == "crash_line" for _, kind, _ in sink.events),
+    )
+    log.warnings.extend(_warnings(log, stats))
+    return log
+
+
+def _warnings(log: CaffeLog, stats: ReadStats | None) -> list[str]:
+    out = []
+    if log.blobs.empty and log.totals.empty:
+        out.append(NO_DEBUG_INFO)
+    if log.skipped.count:
+        out.append(str(log.skipped))
+    if stats is not None and stats.truncated_gzip:
+        out.append("the gzip stream ends early (file cut short); read what was there")
+    inferred = int(log.blobs["inferred"].sum())
+    if inferred:
+        out.append(f"{inferred} values after the last `Iteration` line (run killed?): "
+                   "iteration inferred from `display`")
+    return out

@@ -1,0 +1,241 @@
+"""Records: what each grammar rule means, collected as columns.
+
+The grammar names line kinds (its rule names) and orders their tokens; this module gives the
+tokens their field names and turns each parsed line into rows of plain columns. No attribution
+happens here: a row only knows its line number. Which iteration, phase and batch it belongs to
+is decided later from the event rows (see attribution.py).
+"""
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+# token path (position among the rule's own tokens, or "subrule.position") -> field name
+FIELD_NAMES: dict[str, dict[str, str]] = {
+    "forward_top": {"0": "layer", "1": "blob", "2": "value", "mean_part.0": "mean"},
+    "forward_param": {"0": "layer", "1": "blob", "2": "value", "mean_part.0": "mean"},
+    "forward_input": {"0": "blob", "1": "value", "mean_part.0": "mean"},
+    "backward_bottom": {"0": "layer", "1": "blob", "2": "value", "mean_part.0": "mean"},
+    "backward_param": {"0": "layer", "1": "blob", "2": "value", "mean_part.0": "mean"},
+    "update_owned": {"0": "layer", "1": "blob", "2": "data", "3": "diff"},
+    "update_shared": {"0": "layer", "1": "blob", "2": "owner", "3": "owner_param", "4": "value"},
+    "all_params": {"0": "l1_data", "1": "l1_diff", "2": "l2_data", "3": "l2_diff"},
+    "iteration_loss": {"0": "iteration", "1": "value", "speed.0": "iter_per_s",
+                       "speed.1": "seconds", "speed.2": "display"},
+    "iteration_lr": {"0": "iteration", "1": "value"},
+    "net_output": {"0": "phase", "1": "index", "2": "name", "3": "value",
+                   "weighted.0": "weight", "weighted.1": "weighted"},
+    "testing": {"0": "iteration", "1": "test_net"},
+    "test_loss": {"0": "value"},
+    "test_score": {"0": "index", "1": "value"},
+    "clipping": {"0": "l2_norm", "1": "threshold", "2": "scale"},
+    "multistep": {"0": "iteration", "1": "step"},
+    "snapshot": {"0": "what", "1": "path"},
+    "resuming": {"0": "path"},
+    "restoring": {"0": "path"},
+    "solving": {"0": "net_name"},
+    "lr_policy": {"0": "policy"},
+    "test_net_file": {"0": "test_net", "1": "source"},
+    "train_net_file": {"0": "source"},
+    "creating_layer": {"0": "layer"},
+    "layer_bottom": {"0": "layer", "1": "blob"},
+    "layer_top": {"0": "layer", "1": "blob", "2": "in_place"},
+    "top_shape": {},  # positional ints: dims..., count
+    "sharing": {"0": "param", "1": "owner", "2": "index"},
+    "loss_weight": {"0": "weight"},
+    "needs_backward": {"0": "layer", "1": "need"},
+    "proto_field": {"0": "key", "1": "value"},
+    "proto_open": {"0": "key"},
+}
+
+# blob kind -> (direction, role, quantity)
+BLOB_KINDS: dict[str, tuple[str, str, str]] = {
+    "forward_top": ("forward", "top", "data"),
+    "forward_param": ("forward", "param", "data"),
+    "forward_input": ("forward", "top", "data"),
+    "backward_bottom": ("backward", "bottom", "diff"),
+    "backward_param": ("backward", "param", "diff"),
+    "update_shared": ("update", "param", "diff"),
+}
+
+# kinds that only mark a place in the log; the attribution reads them
+EVENT_KINDS = frozenset({
+    "iteration_loss", "iteration_lr", "testing", "net_output", "test_loss", "test_score",
+    "clipping", "multistep", "snapshot", "resuming", "restoring", "optimization_done",
+    "stopped_early", "test_interrupted", "solving", "lr_policy", "solver_params",
+    "crash_line",
+})
+
+
+@dataclass
+class ProtoDump:
+    """One `Initializing solver/net from parameters:` dump, as nested dicts of lists."""
+
+    what: str  # "solver" or "net"
+    line: int
+    net: str | None = None
+    root: dict = field(default_factory=dict)
+    stack: list = field(default_factory=list)
+
+    def add(self, kind: str, fields: dict) -> None:
+        node = self.stack[-1] if self.stack else self.root
+        if kind == "proto_field":
+            node.setdefault(fields["key"], []).append(_proto_scalar(fields["value"]))
+        elif kind == "proto_open":
+            child: dict = {}
+            node.setdefault(fields["key"], []).append(child)
+            self.stack.append(child)
+        elif kind == "proto_close" and self.stack:
+            self.stack.pop()
+
+
+def _proto_scalar(text: str):
+    if text.startswith('"'):
+        return text[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text  # an enum such as CPU or MAX
+
+
+@dataclass
+class LayerBuild:
+    """What the net-construction lines say about one layer."""
+
+    segment: int
+    net: str
+    index: int
+    layer: str
+    line: int
+    bottoms: list = field(default_factory=list)
+    tops: list = field(default_factory=list)
+    top_shapes: list = field(default_factory=list)
+    top_counts: list = field(default_factory=list)
+    loss_weight: float | None = None
+    needs_backward: bool | None = None
+
+
+class RecordSink:
+    """Column builders for every record kind. Parsers append; tables.py reads."""
+
+    BLOB_KINDS = BLOB_KINDS
+
+    def __init__(self) -> None:
+        self.blob_line = array("q")
+        self.blob_key = array("l")
+        self.blob_value = array("d")
+        self.blob_keys: list[tuple[str, str, str, str, str]] = []
+        self._key_ids: dict[tuple, int] = {}
+        self.totals: list[tuple] = []  # (line, l1_data, l1_diff, l2_data, l2_diff)
+        self.events: list[tuple] = []  # (line, kind, fields)
+        self.dumps: list[ProtoDump] = []
+        self.layers: list[LayerBuild] = []
+        self.shared_params: list[dict] = []
+        self.skipped_lines = array("q")
+        self.skipped_reasons: dict[str, int] = {}
+        self.segment = -1
+        self._net = "train"
+        self._dump: ProtoDump | None = None
+        self._layer: LayerBuild | None = None
+        self._net_index: dict[str, int] = {}
+
+    # -- per-blob values --------------------------------------------------------------------
+    def blob_key_of(self, kind: str, fields: dict) -> int:
+        direction, role, quantity = BLOB_KINDS[kind]
+        layer = fields.get("layer", "(input)")
+        key = (direction, layer, role, fields["blob"], quantity)
+        index = self._key_ids.get(key)
+        if index is None:
+            index = self._key_ids[key] = len(self.blob_keys)
+            self.blob_keys.append(key)
+        return index
+
+    def _blob(self, line: int, kind: str, fields: dict, value: float) -> None:
+        self.blob_line.append(line)
+        self.blob_key.append(self.blob_key_of(kind, fields))
+        self.blob_value.append(value)
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped_lines.append(line)
+        self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+
+    # -- everything the grammar recognises ----------------------------------------------------
+    def emit(self, kind: str, fields: dict, line: int) -> None:
+        if kind.startswith("proto_"):
+            if self._dump is not None:
+                self._dump.add(kind, fields)
+            return
+        self._dump = None  # any glog line ends a protobuf dump
+        if kind in BLOB_KINDS:
+            value = fields.get("mean", fields["value"])
+            self._blob(line, kind, fields, value)
+        elif kind == "update_owned":
+            for quantity in ("data", "diff"):
+                self.blob_line.append(line)
+                key = ("update", fields["layer"], "param", fields["blob"], quantity)
+                index = self._key_ids.get(key)
+                if index is None:
+                    index = self._key_ids[key] = len(self.blob_keys)
+                    self.blob_keys.append(key)
+                self.blob_key.append(index)
+                self.blob_value.append(fields[quantity])
+        elif kind == "all_params":
+            self.totals.append((line, fields["l1_data"], fields["l1_diff"],
+                                fields["l2_data"], fields["l2_diff"]))
+        elif kind == "solver_params":
+            self.segment += 1
+            self._net_index.clear()
+            self._dump = ProtoDump("solver", line)
+            self.dumps.append(self._dump)
+            self.events.append((line, kind, fields))
+        elif kind == "net_params":
+            self._dump = ProtoDump("net", line, net=self._net)
+            self.dumps.append(self._dump)
+        elif kind in EVENT_KINDS:
+            self.events.append((line, kind, fields))
+        else:
+            self._net_line(kind, fields, line)
+
+    def _net_line(self, kind: str, fields: dict, line: int) -> None:
+        if kind == "train_net_file":
+            self._net = "train"
+        elif kind == "test_net_file":
+            self._net = f"test#{fields.get('test_net', 0)}"
+        elif kind == "creating_layer":
+            index = self._net_index.get(self._net, 0)
+            self._net_index[self._net] = index + 1
+            self._layer = LayerBuild(max(self.segment, 0), self._net, index, fields["layer"], line)
+            self.layers.append(self._layer)
+        elif self._layer is None:
+            return
+        elif kind == "layer_bottom":
+            self._layer.bottoms.append(fields["blob"])
+        elif kind == "layer_top":
+            self._layer.tops.append(fields["blob"])
+        elif kind == "top_shape":
+            dims = [v for k, v in sorted(fields.items(), key=lambda kv: int(kv[0]))]
+            self._layer.top_shapes.append(tuple(dims[:-1]))
+            self._layer.top_counts.append(dims[-1])
+        elif kind == "loss_weight":
+            self._layer.loss_weight = fields["weight"]
+        elif kind == "needs_backward":
+            self._set_needs_backward(fields)
+        elif kind == "sharing":
+            self.shared_params.append(dict(fields, net=self._net, layer=self._layer.layer))
+
+    def _set_needs_backward(self, fields: dict) -> None:
+        for layer in reversed(self.layers):
+            if layer.net != self._net or layer.segment != max(self.segment, 0):
+                break
+            if layer.layer == fields["layer"]:
+                layer.needs_backward = fields["need"].strip() == "needs"
+                return
+
+
+__all__ = ["FIELD_NAMES", "BLOB_KINDS", "RecordSink", "ProtoDump", "LayerBuild"]
