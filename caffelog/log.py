@@ -107,6 +107,9 @@ def _warnings(log: CaffeLog, stats: ReadStats | None) -> list[str]:
     out = []
     if log.blobs.empty and log.totals.empty:
         out.append(NO_DEBUG_INFO)
+    elif log.blobs.empty and log.scalars.empty:
+        out.append("only `All net params` lines: this looks like glog's ERROR or WARNING file; "
+                   "the per-layer values and iterations are in the INFO file (caffe.INFO)")
     if log.skipped.count:
         out.append(str(log.skipped))
     if stats is not None and stats.truncated_gzip:

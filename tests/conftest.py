@@ -1,0 +1,45 @@
+"""Shared fixtures: the real logs in sample_logs/, each parsed once per test session."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import caffelog
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_logs"
+
+REAL_LOGS = {
+    "healthy_conv": SAMPLES / "healthy_conv" / "train.log",
+    "healthy_conv_default_prefix": SAMPLES / "healthy_conv" / "train_glog_default_prefix.log",
+    "healthy_conv_legacy2015": SAMPLES / "healthy_conv_legacy2015" / "train.log",
+    "nan_explode": SAMPLES / "nan_explode" / "train.log",
+    "vanishing_tanh": SAMPLES / "vanishing_tanh" / "train.log",
+    "vanishing_tanh_stderr": SAMPLES / "vanishing_tanh" / "stderr_alsologtostderr.log",
+    "vanishing_tanh_error": SAMPLES / "vanishing_tanh" / "train.ERROR.log",
+    "dead_relu": SAMPLES / "dead_relu" / "train.log",
+    "iter_size_shared": SAMPLES / "iter_size_shared" / "train.log",
+    "long_run_head": SAMPLES / "long_run" / "head40k.log.gz",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def parsed(name: str) -> caffelog.CaffeLog:
+    return caffelog.read_log(REAL_LOGS[name])
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Never touch the user's cache from tests."""
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def log_line(name: str, number: int) -> str:
+    """The text of one 1-based line of a real log (plain files only)."""
+    with open(REAL_LOGS[name], encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if i == number:
+                return line.rstrip("\n")
+    raise IndexError(number)
