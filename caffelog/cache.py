@@ -22,7 +22,7 @@ from .tables import Skipped
 
 LIST_COLUMNS = ("bottoms", "tops", "top_shapes", "top_counts")
 # bump when the tables change shape, so old cache entries are never read
-SCHEMA = 2
+SCHEMA = 3
 
 
 def cache_dir() -> Path:

@@ -104,5 +104,65 @@ def parse(log: str, output: str | None, table: str, force: bool, no_cache: bool,
         click.echo(output)
 
 
+@main.command()
+@LOG_ARG
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--select", multiple=True, metavar="RULE", help="Run only these rules (repeatable).")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules (repeatable).")
+@click.option("--threshold", multiple=True, metavar="RULE.NAME=VALUE",
+              help="Override a rule threshold, e.g. exploding.value=1e9 (repeatable).")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default=None,
+              help="Exit 1 when a finding is at least this severe.  [default: error]")
+@NO_CACHE
+@SHOW_SKIPPED
+@friendly_errors
+def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, no_cache, show_skipped) -> None:
+    """Find what went wrong in LOG: first NaN, exploding or vanishing gradients, dead ReLUs...
+
+    Settings may also come from [tool.caffelog] in a pyproject.toml, or a caffelog.toml,
+    next to LOG (select, ignore, fail-on, [thresholds.RULE] NAME = VALUE).
+    Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad input or usage.
+    """
+    from .diagnose import Settings, diagnose as run, load_settings, parse_threshold, worst_reaches
+    from .report import RENDERERS
+    cli = Settings(list(select), list(ignore), {}, fail_on)
+    for text in threshold:
+        rule, name, value = parse_threshold(text)
+        cli.thresholds.setdefault(rule, {})[name] = value
+    settings = load_settings(log).merged(cli)
+    parsed = load(log, use_cache=not no_cache, quiet=fmt != "text")
+    if show_skipped and parsed.skipped.count:
+        click.echo("skipped lines: " + " ".join(map(str, parsed.skipped.lines)), err=True)
+    findings = run(parsed, settings)
+    click.echo(RENDERERS[fmt](parsed, findings))
+    sys.exit(EXIT_FINDINGS if worst_reaches(findings, settings.fail_on or "error") else 0)
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List the diagnosis rules with what they detect and their thresholds."""
+    import inspect
+    from .rules import RULES
+    for rule in RULES.values():
+        defaults = ", ".join(f"{k}={v:g}" for k, v in rule.thresholds.items()) or "no thresholds"
+        click.echo(f"{rule.id} ({rule.severity}; {defaults})")
+        for line in inspect.getdoc(rule).splitlines():
+            click.echo(f"    {line}")
+        click.echo()
+
+
+@main.group()
+def cache() -> None:
+    """Manage the cache of parsed tables (a second look at a log is instant)."""
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every cached parse."""
+    from .cache import cache_dir, clear
+    click.echo(f"removed {clear()} cached parses from {cache_dir()}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

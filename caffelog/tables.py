@@ -5,6 +5,7 @@ Long format, one value per row, categoricals for the repeated strings, so that
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,7 @@ TOTAL_COLUMNS = ["segment", "iteration", "batch", "l1_data", "l1_diff", "l2_data
 SCALAR_COLUMNS = ["segment", "iteration", "phase", "test_net", "source", "name", "value", "weighted",
                   "line"]
 NET_COLUMNS = ["segment", "net", "index", "layer", "type", "bottoms", "tops", "top_shapes",
-               "top_counts", "loss_weight", "needs_backward", "line"]
+               "top_counts", "loss_weight", "needs_backward", "params", "line"]
 
 PHASES = pd.CategoricalDtype(["train", "test"])
 DIRECTIONS = pd.CategoricalDtype(["forward", "backward", "update"])
@@ -169,21 +170,21 @@ def build_scalars(events: list[tuple], t: Timeline) -> pd.DataFrame:
 
 def build_net(sink: RecordSink) -> pd.DataFrame:
     """Layers as constructed, with their type from the net dump (Caffe-inserted splits: Split)."""
-    types: dict[tuple[int, str], dict[str, str]] = {}
+    dumped: dict[tuple[int, str], dict[str, dict]] = {}
     seg = -1
     for dump in sink.dumps:
         if dump.what == "solver":
             seg += 1
         else:
-            types[(max(seg, 0), dump.net)] = {
-                layer.get("name", [""])[0]: layer.get("type", [""])[0]
+            dumped[(max(seg, 0), dump.net)] = {
+                layer.get("name", [""])[0]: _unwrap(layer)
                 for layer in dump.root.get("layer", []) + dump.root.get("layers", [])}
     rows = []
     for b in sink.layers:
-        known = types.get((b.segment, b.net), {})
-        kind = known.get(b.layer) or ("Split" if b.layer.endswith("_split") else None)
+        proto = dumped.get((b.segment, b.net), {}).get(b.layer, {})
+        kind = proto.get("type") or ("Split" if b.layer.endswith("_split") else None)
         rows.append((b.segment, b.net, b.index, b.layer, kind, b.bottoms, b.tops, b.top_shapes,
-                     b.top_counts, b.loss_weight, b.needs_backward, b.line))
+                     b.top_counts, b.loss_weight, b.needs_backward, json.dumps(proto), b.line))
     df = pd.DataFrame(rows, columns=NET_COLUMNS)
     df["segment"] = df["segment"].astype(np.int32)
     df["loss_weight"] = df["loss_weight"].astype(np.float64)

@@ -1,0 +1,132 @@
+"""The shape of a rule, and the views of the tables that several rules share."""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Finding
+from ..log import CaffeLog
+
+
+class Rule:
+    """A rule reads the tables (never the log text) and returns findings.
+
+    Subclasses set ``id`` (kebab-case), ``severity`` and ``thresholds`` (name -> default); the
+    class docstring says what the rule detects, why it matters and how to fix it.
+    """
+
+    id: ClassVar[str]
+    severity: ClassVar[str]
+    thresholds: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, overrides: dict[str, float] | None = None):
+        unknown = set(overrides or {}) - set(self.thresholds)
+        if unknown:
+            raise KeyError(f"rule {self.id} has no threshold {', '.join(sorted(unknown))} "
+                           f"(it has: {', '.join(self.thresholds) or 'none'})")
+        self.t = {**self.thresholds, **(overrides or {})}
+
+    def check(self, ctx: "Context") -> list[Finding]:
+        raise NotImplementedError
+
+    def finding(self, message: str, **kw) -> Finding:
+        kw.setdefault("severity", self.severity)
+        return Finding(rule=self.id, message=message, **kw)
+
+
+def layer_span(layers: list[str]) -> str:
+    """'ip1-ip3' for a run of numbered names, else a comma list."""
+    if len(layers) >= 3:
+        stems = {name.rstrip("0123456789") for name in layers}
+        nums = [name[len(next(iter(stems))):] for name in layers]
+        if len(stems) == 1 and all(n.isdigit() for n in nums):
+            ints = [int(n) for n in nums]
+            if ints == list(range(ints[0], ints[0] + len(ints))):
+                return f"{layers[0]}-{layers[-1]}"
+    return ", ".join(layers)
+
+
+class Context:
+    """Views of one CaffeLog that rules share, computed once."""
+
+    def __init__(self, log: CaffeLog):
+        self.log = log
+        self.solver = log.solver or {}
+
+    @cached_property
+    def train(self) -> pd.DataFrame:
+        """Train-phase forward/backward values (no [Update] rows)."""
+        b = self.log.blobs
+        return b[(b["phase"] == "train") & (b["direction"] != "update")]
+
+    @cached_property
+    def net(self) -> pd.DataFrame:
+        n = self.log.net
+        return n[n["net"] == "train"].drop_duplicates("layer", keep="last")
+
+    @cached_property
+    def layer_types(self) -> dict[str, str]:
+        return dict(zip(self.net["layer"], self.net["type"].fillna("")))
+
+    def layer_params(self, layer: str) -> dict:
+        row = self.net[self.net["layer"] == layer]
+        return json.loads(row["params"].iloc[0]) if len(row) and row["params"].iloc[0] else {}
+
+    @cached_property
+    def layer_order(self) -> list[str]:
+        order = list(self.net["layer"]) or []
+        seen = set(order)
+        order += [l for l in dict.fromkeys(self.train["layer"].astype(str)) if l not in seen]
+        return order
+
+    @cached_property
+    def weight_diffs(self) -> pd.DataFrame:
+        """Backward diff of each learnable layer's first param blob (the weights), per pass."""
+        t = self.train
+        return t[(t["direction"] == "backward") & (t["role"] == "param") & (t["blob"] == "0")]
+
+    @cached_property
+    def weight_data(self) -> pd.DataFrame:
+        """Forward data of each layer's first param blob (named params print their name)."""
+        t = self.train
+        p = t[(t["direction"] == "forward") & (t["role"] == "param")]
+        return p.groupby(["segment", "iteration", "batch", "layer"], observed=True, sort=False).head(1)
+
+    @cached_property
+    def learnable(self) -> list[str]:
+        """Learnable layers in net order: those with param diffs in the backward pass."""
+        have = set(self.weight_diffs["layer"].astype(str))
+        return [l for l in self.layer_order if l in have]
+
+    @cached_property
+    def loss(self) -> pd.DataFrame:
+        """The solver's train loss (the `Iteration N ..., loss =` lines)."""
+        s = self.log.scalars
+        return s[(s["source"] == "iteration") & (s["name"] == "loss")]
+
+    @cached_property
+    def lr(self) -> pd.Series:
+        s = self.log.scalars
+        lr = s[s["name"] == "lr"]
+        return lr.drop_duplicates(["segment", "iteration"], keep="last").set_index(
+            ["segment", "iteration"])["value"]
+
+    @property
+    def solver_type(self) -> str:
+        kind = self.solver.get("type") or self.solver.get("solver_type") or "SGD"
+        return str(kind)
+
+    def knob(self, name: str, default=None):
+        return self.solver.get(name, default)
+
+
+def first_row(df: pd.DataFrame) -> pd.Series | None:
+    return df.sort_values("line").iloc[0] if len(df) else None
+
+
+def finite(values: pd.Series) -> pd.Series:
+    return values[np.isfinite(values.to_numpy())]

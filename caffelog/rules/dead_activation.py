@@ -1,0 +1,90 @@
+"""dead-activation: ReLU layers whose output is 0 throughout the run."""
+from __future__ import annotations
+
+from .base import Context, Rule, layer_span
+from .non_finite import _int
+
+
+class DeadActivation(Rule):
+    """ReLU (and PReLU/ELU) top data that is exactly 0, or below `floor`, in every displayed
+    iteration: every unit is dead, nothing passes forward and no gradient flows back.
+
+    Uses the layer type from the net dump, so only activation layers are judged; healthy ReLUs
+    (some units alive) are never flagged. It is an error when a dead layer is the only path
+    from the input to the loss (its output is the sole non-label input of the next layer).
+    Fix: a large negative bias_filler or a too-high learning rate kills ReLUs: use
+    bias_filler 0 (or small positive), xavier/msra weights, a lower base_lr, or LeakyReLU
+    (relu_param { negative_slope: 0.01 }).
+    """
+
+    id = "dead-activation"
+    severity = "warning"
+    thresholds = {"floor": 1e-12, "fraction": 1.0}
+
+    TYPES = ("ReLU", "PReLU", "ELU")
+
+    def check(self, ctx: Context):
+        t = ctx.train
+        relus = [l for l in ctx.layer_order if ctx.layer_types.get(l) in self.TYPES]
+        tops = t[(t["direction"] == "forward") & (t["role"] == "top") & t["layer"].isin(relus)]
+        dead = []
+        for layer in relus:
+            rows = tops[tops["layer"] == layer]
+            if rows.empty:
+                continue
+            low = rows["value"] <= self.t["floor"]
+            if low.mean() >= self.t["fraction"]:
+                dead.append((layer, rows))
+        if not dead:
+            return []
+        names = [l for l, _ in dead]
+        severity = "error" if any(self._cuts_path(ctx, l) for l in names) else "warning"
+        out = []
+        for layer, rows in dead:
+            first = rows.iloc[0]
+            out.append(self.finding(
+                f"{layer} ({ctx.layer_types[layer]}): top {first['blob']} is 0 in all "
+                f"{len(rows)} displayed forward passes: every unit is dead",
+                severity=severity, advice=_advice(ctx, layer), segment=int(first["segment"]),
+                iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
+                phase="train", direction="forward", layer=layer, blob=first["blob"],
+                quantity="data", value=float(rows["value"].max()), threshold=self.t["floor"],
+                line=int(first["line"]), evidence=[f"dead activation layers: {layer_span(names)}"]))
+        return out
+
+    def _cuts_path(self, ctx: Context, layer: str) -> bool:
+        """True when the dead output is the only data input of some later layer."""
+        net = ctx.net
+        row = net[net["layer"] == layer]
+        if row.empty:
+            return True  # no net table: assume a plain chain
+        top = row["tops"].iloc[0][0] if len(row["tops"].iloc[0]) else None
+        after = net[net["index"] > row["index"].iloc[0]]
+        for bottoms in after["bottoms"]:
+            data = [b for b in bottoms if "label" not in b]
+            if data == [top]:
+                return True
+        return False
+
+
+def _advice(ctx: Context, layer: str) -> str:
+    net = ctx.net
+    row = net[net["layer"] == layer]
+    feeder = None
+    if len(row) and row["bottoms"].iloc[0]:
+        src = row["bottoms"].iloc[0][0]
+        producers = net[net["tops"].map(lambda tops: src in tops) & (net["index"] < row["index"].iloc[0])]
+        if len(producers):
+            feeder = producers["layer"].iloc[0]
+    hints = []
+    if feeder:
+        params = ctx.layer_params(feeder)
+        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
+        bias = inner.get("bias_filler") or {}
+        if bias.get("type") == "constant" and float(bias.get("value", 0)) < 0:
+            hints.append(f"{feeder} (feeding {layer}) uses bias_filler constant {bias.get('value')}: "
+                         "use 0 or a small positive value")
+    lr = ctx.knob("base_lr")
+    hints.append(f"if the init is fine, base_lr {lr} may be killing units; or use LeakyReLU"
+                 if lr is not None else "or use LeakyReLU")
+    return "; ".join(hints)

@@ -1,0 +1,32 @@
+"""gradient-clipping: how often and how hard clip_gradients cut the gradient."""
+from __future__ import annotations
+
+from .base import Context, Rule
+from .non_finite import _fmt, _int
+
+
+class GradientClipping(Rule):
+    """`Gradient clipping: scaling down gradients` lines: how many and by how much.
+
+    Why: occasional clipping is what clip_gradients is for; clipping at nearly every iteration
+    means the threshold, not the learning rate, sets the step size.
+    Fix: if clipping is constant, lower base_lr or raise clip_gradients deliberately.
+    """
+
+    id = "gradient-clipping"
+    severity = "info"
+    thresholds = {}
+
+    def check(self, ctx: Context):
+        s = ctx.log.scalars
+        scale = s[s["name"] == "clip_scale"]
+        if scale.empty:
+            return []
+        first = scale.iloc[0]
+        return [self.finding(
+            f"gradients were clipped {len(scale)} times (clip_gradients "
+            f"{ctx.knob('clip_gradients')}); median scale factor {_fmt(scale['value'].median())}, "
+            f"smallest {_fmt(scale['value'].min())}",
+            advice="constant clipping means the threshold sets the step: consider a lower base_lr",
+            iteration=_int(first["iteration"]), last_iteration=_int(scale["iteration"].iloc[-1]),
+            phase="train", value=float(scale["value"].median()), line=int(first["line"]))]

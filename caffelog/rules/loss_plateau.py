@@ -1,0 +1,44 @@
+"""loss-plateau: a train loss that never fell."""
+from __future__ import annotations
+
+import math
+
+from .base import Context, Rule
+from .loss_trend import windows
+from .non_finite import _fmt, _int
+
+
+class LossPlateau(Rule):
+    """The train loss never falls `drop` (default 5%) below its first window's median.
+
+    Why: the net is not learning at all: dead units, vanishing gradients, a learning rate far
+    too low, or labels that do not match the data. A loss stuck at ln(k) is chance level for k
+    balanced classes (0.693 = ln 2).
+    Fix: see the other findings for the cause; check the data and labels, then lr and init.
+    """
+
+    id = "loss-plateau"
+    severity = "warning"
+    thresholds = {"drop": 0.05, "window": 0.1}
+
+    def check(self, ctx: Context):
+        w = windows(ctx.loss, self.t["window"])
+        if len(w) < 2:
+            return []
+        first = w.iloc[0]
+        best = w["median"].iloc[1:].min()
+        if first["median"] <= 0 or best < (1 - self.t["drop"]) * first["median"]:
+            return []
+        chance = ""
+        k = math.exp(first["median"])
+        if abs(k - round(k)) < 0.05 and round(k) >= 2:
+            chance = f" (= ln {round(k)}: chance level for {round(k)} classes)"
+        last = w.iloc[-1]
+        return [self.finding(
+            f"train loss never fell {self.t['drop']:.0%} below its start: {_fmt(first['median'])} "
+            f"at the start, best window {_fmt(best)}{chance}, over iterations "
+            f"{_int(first['iteration'])}-{_int(last['last_iteration'])}",
+            advice="the net is not learning: see the other findings (dead or saturated units, "
+                   f"vanishing gradients); base_lr is {ctx.knob('base_lr')}; check data and labels",
+            iteration=_int(first["iteration"]), last_iteration=_int(last["last_iteration"]),
+            phase="train", value=float(best), threshold=self.t["drop"], line=int(first["line"]))]

@@ -1,0 +1,19 @@
+"""Shared arithmetic of the loss rules: windowed medians of the train loss."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def windows(loss: pd.DataFrame, size_fraction: float, min_size: int = 3) -> pd.DataFrame:
+    """Finite train losses in windows of ~size_fraction of the run; median, first row, last row."""
+    finite = loss[np.isfinite(loss["value"].to_numpy())]
+    if len(finite) < 2 * min_size:
+        return pd.DataFrame(columns=["median", "iteration", "line", "last_iteration"])
+    size = max(min_size, int(len(finite) * size_fraction))
+    group = np.arange(len(finite)) // size
+    g = finite.groupby(group)
+    out = pd.DataFrame({"median": g["value"].median(), "iteration": g["iteration"].first(),
+                        "line": g["line"].first(), "last_iteration": g["iteration"].last(),
+                        "n": g.size()})
+    return out[out["n"] >= min_size]

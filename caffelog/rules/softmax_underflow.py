@@ -1,0 +1,56 @@
+"""softmax-underflow: losses at multiples of 87.3365 / batch."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Context, Rule
+from .non_finite import _fmt, _int
+
+FLT_MIN_LOG = 87.3365  # -ln(FLT_MIN): SoftmaxWithLoss clamps each probability at FLT_MIN
+
+
+class SoftmaxUnderflow(Rule):
+    """SoftmaxWithLoss values that are exact multiples of 87.3365 / batch size.
+
+    SoftmaxWithLoss clamps each sample's probability at FLT_MIN, so a sample whose true-class
+    probability underflowed contributes exactly -ln(FLT_MIN) = 87.3365; k such samples in a batch
+    of B give k/B x 87.3365 (65.5024 = 24/32 x 87.3365). Why: the logits are huge; the net has
+    effectively diverged even while the loss still looks finite.
+    Fix: lower base_lr, set clip_gradients, check the inputs' scale.
+    """
+
+    id = "softmax-underflow"
+    severity = "warning"
+    thresholds = {"tolerance": 0.002, "min_count": 2}
+
+    def check(self, ctx: Context):
+        if "SoftmaxWithLoss" not in ctx.layer_types.values():
+            return []
+        batch = self._batch(ctx)
+        if not batch:
+            return []
+        loss = ctx.loss[np.isfinite(ctx.loss["value"].to_numpy())]
+        k = loss["value"].to_numpy() * batch / FLT_MIN_LOG
+        hit = (np.abs(k - np.round(k)) < self.t["tolerance"] * np.maximum(k, 1)) & (np.round(k) >= 1)
+        rows = loss[hit]
+        if len(rows) < self.t["min_count"]:
+            return []
+        first = rows.iloc[0]
+        return [self.finding(
+            f"{len(rows)} train losses are multiples of 87.3365/{batch} (first {_fmt(first['value'])} "
+            f"= {int(round(first['value'] * batch / FLT_MIN_LOG))}/{batch} x 87.3365 at iteration "
+            f"{first['iteration']}): softmax probabilities underflowed",
+            advice=f"the logits are huge: lower base_lr ({ctx.knob('base_lr')}) or set clip_gradients",
+            iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
+            phase="train", layer=self._loss_layer(ctx), value=float(first["value"]),
+            threshold=FLT_MIN_LOG / batch, line=int(first["line"]))]
+
+    def _batch(self, ctx: Context) -> int | None:
+        net = ctx.net
+        for shapes in net["top_shapes"]:
+            if shapes and shapes[0]:
+                return int(shapes[0][0])
+        return None
+
+    def _loss_layer(self, ctx: Context) -> str | None:
+        return next((l for l, t in ctx.layer_types.items() if t == "SoftmaxWithLoss"), None)

@@ -1,0 +1,56 @@
+"""tanh-saturation: TanH units pinned at +-1."""
+from __future__ import annotations
+
+from .base import Context, Rule, layer_span
+from .non_finite import _fmt, _int
+
+
+class TanhSaturation(Rule):
+    """TanH layers whose mean |output| is >= `level` (default 0.9) over the median of the run:
+    most units sit at +-1, where tanh' = 1 - tanh^2 is close to 0, so gradients die there.
+
+    Why: saturation is the usual cause of vanishing gradients in deep tanh nets.
+    Fix: smaller or zero-mean initial weights (xavier instead of uniform [0, 1]), normalised
+    inputs, BatchNorm, or ReLU.
+    """
+
+    id = "tanh-saturation"
+    severity = "warning"
+    thresholds = {"level": 0.9}
+
+    def check(self, ctx: Context):
+        t = ctx.train
+        layers = [l for l in ctx.layer_order if ctx.layer_types.get(l) == "TanH"]
+        tops = t[(t["direction"] == "forward") & (t["role"] == "top") & t["layer"].isin(layers)]
+        hot = []
+        for layer in layers:
+            rows = tops[tops["layer"] == layer]
+            if len(rows) and rows["value"].median() >= self.t["level"]:
+                hot.append((layer, rows))
+        names = [l for l, _ in hot]
+        out = []
+        for layer, rows in hot:
+            first = rows.iloc[0]
+            out.append(self.finding(
+                f"{layer}: mean |tanh output| {_fmt(rows['value'].median())} (median over "
+                f"{len(rows)} iterations) >= {self.t['level']:g}: units saturated at +-1",
+                advice=_advice(ctx, names), segment=int(first["segment"]),
+                iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
+                phase="train", direction="forward", layer=layer, blob=first["blob"],
+                quantity="data", value=float(rows["value"].median()), threshold=self.t["level"],
+                line=int(first["line"]), evidence=[f"saturated: {layer_span(names)}"]))
+        return out
+
+
+def _advice(ctx: Context, layers: list[str]) -> str:
+    fillers = set()
+    for layer in ctx.layer_order:
+        params = ctx.layer_params(layer)
+        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
+        wf = inner.get("weight_filler") or {}
+        if wf.get("type") == "uniform" and float(wf.get("min", 0)) >= 0:
+            fillers.add(f"uniform [{wf.get('min', 0)}, {wf.get('max', 1)}]")
+    if fillers:
+        return (f"weight_filler {', '.join(sorted(fillers))} (all positive) drives the tanh layers into "
+                "saturation: try xavier")
+    return "use xavier weights, normalise the inputs, or add BatchNorm"

@@ -1,0 +1,77 @@
+"""vanishing: hidden layers whose weight gradients are tiny next to the output layer's."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Context, Rule, layer_span
+from .non_finite import _fmt, _int
+
+
+class Vanishing(Rule):
+    """Learnable layers whose mean |weight diff| is sustainedly far below the last learnable
+    layer's (the output layer), or below an absolute floor.
+
+    Caffe prints mean |diff| per element; in healthy nets measured here (healthy_conv, long_run,
+    iter_size_shared) every layer stays within 5x of the output layer (ratio >= 0.2). A ratio
+    under `ratio` (default 0.02, i.e. 50x smaller) over the median of the run means the layer
+    barely learns: gradients vanish on the way down (saturated tanh/sigmoid, bad init).
+    Layers with exactly zero diffs are left to zero-gradient.
+    Fix: xavier/msra weight_filler instead of uniform/gaussian with a large range, ReLU instead
+    of tanh/sigmoid, BatchNorm, or a per-layer lr_mult.
+    """
+
+    id = "vanishing"
+    severity = "warning"
+    thresholds = {"ratio": 0.02, "floor": 1e-7}
+
+    def check(self, ctx: Context):
+        w = ctx.weight_diffs
+        if w.empty or len(ctx.learnable) < 2:
+            return []
+        w = w[np.isfinite(w["value"].to_numpy())]
+        med = w.groupby("layer", observed=True)["value"].median()
+        reference_layer = ctx.learnable[-1]
+        reference = med.get(reference_layer, np.nan)
+        weak = []
+        for layer in ctx.learnable[:-1]:
+            m = med.get(layer, np.nan)
+            if not np.isfinite(m) or m == 0:
+                continue
+            ratio = m / reference if reference > 0 else np.inf
+            if ratio < self.t["ratio"] or m < self.t["floor"]:
+                weak.append((layer, m, ratio))
+        if not weak:
+            return []
+        names = [l for l, _, _ in weak]
+        out = []
+        for layer, m, ratio in weak:
+            rows = w[w["layer"] == layer]
+            out.append(self.finding(
+                f"{layer}: median mean |weight diff| {_fmt(m)} is {1 / ratio:.0f}x smaller than "
+                f"{reference_layer}'s ({_fmt(reference)}): barely learning",
+                advice=_advice(ctx, names), segment=int(rows["segment"].iloc[0]),
+                iteration=_int(rows["iteration"].iloc[0]), last_iteration=_int(rows["iteration"].iloc[-1]),
+                phase="train", direction="backward", layer=layer, blob="0", quantity="diff",
+                value=float(m), threshold=self.t["ratio"], line=int(rows["line"].iloc[0]),
+                evidence=[f"barely learning: {layer_span(names)}"]))
+        return out
+
+
+def _advice(ctx: Context, layers: list[str]) -> str:
+    fillers = set()
+    for layer in layers:
+        params = ctx.layer_params(layer)
+        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
+        wf = inner.get("weight_filler") or {}
+        if wf.get("type") in ("uniform", "gaussian", "constant"):
+            detail = (f"uniform [{wf.get('min', 0)}, {wf.get('max', 1)}]" if wf["type"] == "uniform"
+                      else f"{wf['type']} {wf.get('std', wf.get('value', ''))}".strip())
+            fillers.add(detail)
+    types = {ctx.layer_types.get(l, "") for l in ctx.layer_order}
+    hint = []
+    if fillers:
+        hint.append(f"weight_filler {', '.join(sorted(fillers))} on {layer_span(layers)}: try xavier")
+    if types & {"TanH", "Sigmoid"}:
+        hint.append("saturating TanH/Sigmoid activations: try ReLU or BatchNorm")
+    hint.append("or raise lr_mult on these layers")
+    return "; ".join(hint)

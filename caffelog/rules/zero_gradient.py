@@ -1,0 +1,74 @@
+"""zero-gradient: learnable layers whose every param diff is exactly 0."""
+from __future__ import annotations
+
+from .base import Context, Rule, layer_span
+from .non_finite import _int
+
+
+class ZeroGradient(Rule):
+    """A learnable layer whose param diffs are exactly 0 in every displayed iteration (or in the
+    last `min_run` of them): its weights never change, it does not learn.
+
+    Why: usually everything above it is dead (ReLUs stuck at 0, a zero-initialised layer feeding
+    it) or propagate_down / lr_mult 0 cut it off. It is an error when no learnable layer learns.
+    Fix: look at the activations feeding the layer (see dead-activation), the fillers
+    (bias_filler, weight_filler), and lr_mult / propagate_down in the net prototxt.
+    """
+
+    id = "zero-gradient"
+    severity = "warning"
+    thresholds = {"min_run": 10}
+
+    def check(self, ctx: Context):
+        t = ctx.train
+        p = t[(t["direction"] == "backward") & (t["role"] == "param")]
+        if p.empty:
+            return []
+        per_iter = p.groupby(["layer", "segment", "iteration"], observed=True, sort=False)["value"].apply(
+            lambda v: bool((v == 0).all()))
+        dead = []
+        for layer in ctx.learnable:
+            zero = per_iter.loc[layer]
+            run = _trailing_true(zero.to_list())
+            if zero.all() or run >= self.t["min_run"]:
+                dead.append((layer, zero, run))
+        if not dead:
+            return []
+        severity = "error" if len(dead) == len(ctx.learnable) else "warning"
+        out = []
+        names = [d[0] for d in dead]
+        for layer, zero, run in dead:
+            rows = p[p["layer"] == layer]
+            first_zero = rows[rows["value"] == 0].iloc[0]
+            span = "every displayed iteration" if zero.all() else f"the last {run} displayed iterations"
+            out.append(self.finding(
+                f"{layer}: every param diff is exactly 0 in {span} "
+                f"({len(zero)} iterations): the layer does not learn",
+                severity=severity, advice=_advice(ctx, layer), segment=int(first_zero["segment"]),
+                iteration=_int(first_zero["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
+                phase="train", direction="backward", layer=layer, blob=first_zero["blob"],
+                quantity="diff", value=0.0, line=int(first_zero["line"]),
+                evidence=[f"layers with zero gradients: {layer_span(names)} "
+                          f"of {len(ctx.learnable)} learnable"]))
+        return out
+
+
+def _trailing_true(flags: list[bool]) -> int:
+    n = 0
+    for flag in reversed(flags):
+        if not flag:
+            break
+        n += 1
+    return n
+
+
+def _advice(ctx: Context, layer: str) -> str:
+    params = ctx.layer_params(layer)
+    inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
+    bias = inner.get("bias_filler") or {}
+    hints = []
+    if bias.get("type") == "constant" and float(bias.get("value", 0)) < 0:
+        hints.append(f"{layer} uses bias_filler constant {bias.get('value')}: with ReLU above it "
+                     "every unit starts dead; use 0 or a small positive value")
+    hints.append("check the activations feeding it (dead ReLUs), lr_mult and propagate_down")
+    return "; ".join(hints)
