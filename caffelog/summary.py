@@ -39,4 +39,4 @@ def summarize(log: CaffeLog) -> str:
 def _layers_in_order(log: CaffeLog) -> list:
     train = log.blobs[(log.blobs["phase"] == "train") & (log.blobs["direction"] == "forward")]
     src = train if len(train) else log.blobs
-    return list(dict.fromkeys(src["layer"].astype(str)))
+    return [str(layer) for layer in src["layer"].unique()]

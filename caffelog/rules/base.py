@@ -80,7 +80,7 @@ class Context:
     def layer_order(self) -> list[str]:
         order = list(self.net["layer"]) or []
         seen = set(order)
-        order += [l for l in dict.fromkeys(self.train["layer"].astype(str)) if l not in seen]
+        order += [str(l) for l in self.train["layer"].unique() if str(l) not in seen]
         return order
 
     @cached_property
@@ -99,7 +99,7 @@ class Context:
     @cached_property
     def learnable(self) -> list[str]:
         """Learnable layers in net order: those with param diffs in the backward pass."""
-        have = set(self.weight_diffs["layer"].astype(str))
+        have = {str(layer) for layer in self.weight_diffs["layer"].unique()}
         return [l for l in self.layer_order if l in have]
 
     @cached_property

@@ -20,7 +20,8 @@ class UpdateRatio(Rule):
     exact ratio (gradients are noisy, momentum never fully builds up), so estimates are only
     flagged beyond `estimate_tolerance` x the range. Adaptive solvers (Adam, RMSProp, AdaGrad,
     AdaDelta) scale each step by gradient history the log does not show: no estimate is made.
-    Too small: the layer barely moves (raise lr or lr_mult); too large: it thrashes (lower lr).
+    Fix: too small, the layer barely moves: raise base_lr or its lr_mult; too large, it thrashes:
+    lower them.
     """
 
     id = "update-ratio"

@@ -24,8 +24,9 @@ class ZeroGradient(Rule):
         p = t[(t["direction"] == "backward") & (t["role"] == "param")]
         if p.empty:
             return []
-        per_iter = p.groupby(["layer", "segment", "iteration"], observed=True, sort=False)["value"].apply(
-            lambda v: bool((v == 0).all()))
+        nonzero = (p["value"] != 0).groupby([p["layer"], p["segment"], p["iteration"]],
+                                           observed=True).any()
+        per_iter = ~nonzero
         dead = []
         for layer in ctx.learnable:
             zero = per_iter.loc[layer]

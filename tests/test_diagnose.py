@@ -1,0 +1,160 @@
+"""caffelog diagnose on the real logs: the findings each NOTES.md implies, and no false alarms."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import caffelog
+from caffelog.diagnose import Settings, diagnose, load_settings, worst_reaches
+from caffelog.reader import UsageError
+from caffelog.report import render_markdown, render_text, to_json
+from caffelog.rules import RULES
+from conftest import parsed
+
+
+def by_rule(findings, rule):
+    return [f for f in findings if f.rule == rule]
+
+
+@pytest.fixture(scope="module")
+def nan_explode():
+    return diagnose(parsed("nan_explode"))
+
+
+def test_nan_explode_first_nonfinite_on_top(nan_explode):
+    top = nan_explode[0]
+    assert (top.rule, top.severity, top.iteration, top.phase, top.direction) == (
+        "non-finite", "error", 37, "train", "forward")
+    assert (top.layer, top.blob, top.quantity, top.line) == ("ip2", "ip2", "data", 2655)
+    text = " ".join(top.evidence)
+    assert "growing" in text and "divergence" in text
+    assert "line 2662" in text and "line 2690" in text  # where the NaN spread next
+    assert "base_lr is 20" in top.advice
+
+
+def test_nan_explode_exploding_fires_before_the_nan(nan_explode):
+    exploding = by_rule(nan_explode, "exploding")
+    first = min(exploding, key=lambda f: f.line)
+    assert first.line < 2655 and first.iteration < 37
+    per_layer = {f.layer: f for f in exploding if f.layer}
+    assert per_layer["conv2"].line == 838 and per_layer["conv2"].iteration == 2
+    assert per_layer["ip2"].line == 847
+
+
+def test_nan_explode_softmax_underflow_and_divergence(nan_explode):
+    (under,) = by_rule(nan_explode, "softmax-underflow")
+    assert under.value == 65.5024 and "24/32" in under.message
+    assert by_rule(nan_explode, "loss-divergence")
+
+
+def test_dead_relu():
+    f = diagnose(parsed("dead_relu"))
+    dead = by_rule(f, "dead-activation")
+    assert sorted(x.layer for x in dead) == ["relu1", "relu2", "relu3"]
+    assert all(x.severity == "error" for x in dead)  # the only path to the loss is dead
+    zero = by_rule(f, "zero-gradient")
+    assert sorted(x.layer for x in zero) == ["ip1", "ip2", "ip3"]
+    assert all(x.severity == "warning" for x in zero)  # ip_out's bias still learns
+    assert "bias_filler constant -10" in zero[0].advice
+    assert not by_rule(f, "vanishing")  # exact zeros are zero-gradient's, not vanishing's
+
+
+def test_vanishing_tanh():
+    f = diagnose(parsed("vanishing_tanh"))
+    assert by_rule(f, "loss-plateau") and "ln 2" in by_rule(f, "loss-plateau")[0].message
+    assert sorted(x.layer for x in by_rule(f, "tanh-saturation")) == ["tanh4", "tanh5"]
+    vanishing = by_rule(f, "vanishing")
+    assert sorted(x.layer for x in vanishing) == ["ip2", "ip3", "ip4"]
+    assert "ip2-ip4" in vanishing[0].evidence[0]
+    assert "uniform [0, 1]" in vanishing[0].advice
+    assert not [x for x in f if x.severity == "error"]
+
+
+@pytest.mark.parametrize("name", ["healthy_conv", "healthy_conv_legacy2015", "iter_size_shared",
+                                  "healthy_conv_default_prefix", "long_run_head"])
+def test_healthy_runs_raise_no_error_or_warning(name):
+    f = diagnose(parsed(name))
+    assert [x for x in f if x.severity in ("error", "warning")] == []
+    assert not worst_reaches(f, "warning")
+
+
+def test_update_ratio_exact_from_update_lines():
+    log = parsed("healthy_conv_legacy2015")
+    # the legacy [Update] lines give the exact ratio diff/data: about 3e-3 here, so a high bound
+    # of 1e-3 must flag every layer, with the exact (not estimated) label
+    f = diagnose(log, Settings(select=["update-ratio"], thresholds={"update-ratio": {"high": 1e-3}}))
+    assert sorted(x.layer for x in f) == ["conv1", "conv2", "ip1", "ip2"]
+    assert not any(x.estimated for x in f)
+    assert all(2e-3 < x.value < 4e-3 for x in f)
+
+
+def test_update_ratio_estimate_uses_momentum():
+    # long_run: lr x diff / data is 3e-5..1.5e-4; divided by (1 - 0.9) it sits inside [1e-4, 1e-2]
+    f = diagnose(parsed("long_run_head"), Settings(select=["update-ratio"],
+                                                   thresholds={"update-ratio": {"estimate_tolerance": 1}}))
+    assert f == []
+    f = diagnose(parsed("vanishing_tanh"), Settings(select=["update-ratio"]))
+    assert [x.layer for x in f] == ["ip3"] and f[0].estimated
+
+
+def test_adaptive_solver_is_not_estimated():
+    (f,) = diagnose(parsed("iter_size_shared"), Settings(select=["update-ratio"]))
+    assert f.severity == "info" and "Adam" in f.message
+
+
+def test_gradient_clipping_hand_made():
+    # line form from BVLC sgd_solver.cpp ClipGradients (no real log in sample_logs/ clips)
+    log = caffelog.read_log([
+        "I0101 00:00:00.000001  1 solver.cpp:1] Iteration 0 (1 iter/s, 1s/1 iters), loss = 2",
+        "I0101 00:00:00.000002  1 sgd_solver.cpp:1] Iteration 0, lr = 0.1",
+        "I0101 00:00:00.000003  1 sgd_solver.cpp:1] Gradient clipping: scaling down gradients "
+        "(L2 norm 52.5 > 35) by scale factor 0.666667",
+        "I0101 00:00:00.000004  1 sgd_solver.cpp:1] Gradient clipping: scaling down gradients "
+        "(L2 norm 70 > 35) by scale factor 0.5"])
+    (f,) = diagnose(log, Settings(select=["gradient-clipping"]))
+    assert f.severity == "info" and "2 times" in f.message and f.line == 3
+
+
+def test_outputs_agree():
+    log = parsed("dead_relu")
+    f = diagnose(log)
+    data = json.loads(to_json(log, f))
+    assert data["schema"] == 1 and len(data["findings"]) == len(f)
+    text, md = render_text(log, f), render_markdown(log, f)
+    for finding, row in zip(f, data["findings"]):
+        assert row["rule"] == finding.rule and row["line"] == finding.line
+        assert f"line {finding.line}" in text
+        assert f"| {finding.line} |" in md
+
+
+def test_json_keeps_nan_as_text(nan_explode):
+    data = json.loads(to_json(parsed("nan_explode"), nan_explode))
+    assert data["findings"][0]["value"] == "inf"
+
+
+def test_select_ignore_thresholds_and_config(tmp_path):
+    log = parsed("nan_explode")
+    only = diagnose(log, Settings(select=["exploding"], thresholds={"exploding": {"value": 1e30}}))
+    assert {f.rule for f in only} == {"exploding"}
+    assert {f.layer for f in only if f.layer} == {"ip1", "relu3"}  # only these pass 1e30
+    assert "non-finite" not in {f.rule for f in diagnose(log, Settings(ignore=["non-finite"]))}
+    with pytest.raises(UsageError):
+        diagnose(log, Settings(select=["no-such-rule"]))
+    with pytest.raises(UsageError):
+        diagnose(log, Settings(thresholds={"exploding": {"nope": 1}}))
+    (tmp_path / "caffelog.toml").write_text('ignore = ["softmax-underflow"]\n'
+                                            '[thresholds.exploding]\nvalue = 1e30\n')
+    settings = load_settings(str(tmp_path / "train.log"))
+    assert settings.ignore == ["softmax-underflow"] and settings.thresholds["exploding"]["value"] == 1e30
+    (tmp_path / "caffelog.toml").unlink()
+    (tmp_path / "pyproject.toml").write_text('[tool.caffelog]\nselect = ["non-finite"]\n')
+    assert load_settings(str(tmp_path / "train.log")).select == ["non-finite"]
+
+
+def test_every_rule_documents_itself():
+    for rule in RULES.values():
+        doc = rule.__doc__ or ""
+        assert rule.id == rule.id.lower() and " " not in rule.id
+        assert rule.severity in ("error", "warning", "info")
+        assert "Fix" in doc or "fix" in doc, rule.id
