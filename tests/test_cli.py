@@ -1,0 +1,138 @@
+"""The command line as a user meets it: outputs, pipes, exit statuses, one-line errors."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from caffelog.cli import main
+from conftest import REAL_LOGS, SAMPLES, parsed
+
+NAN = str(REAL_LOGS["nan_explode"])
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_parse_summary():
+    r = run("parse", str(REAL_LOGS["iter_size_shared"]))
+    assert r.exit_code == 0
+    assert "iter_size 2" in r.output and "Adam" in r.output
+    assert "368 train forward" in r.output and "138 test forward" in r.output
+
+
+def test_parse_writes_every_table_as_parquet(tmp_path):
+    out = tmp_path / "run"
+    r = run("parse", NAN, "-o", str(out) + "/")
+    assert r.exit_code == 0
+    blobs = pd.read_parquet(out / "blobs.parquet")
+    ref = parsed("nan_explode").blobs
+    assert len(blobs) == len(ref) and blobs["line"].tolist() == ref["line"].tolist()
+    assert blobs["layer"].dtype == "category"
+    assert json.loads((out / "solver.json").read_text())[0]["base_lr"] == 20
+    assert {p.name for p in out.iterdir()} == {"blobs.parquet", "totals.parquet", "scalars.parquet",
+                                               "net.parquet", "solver.json"}
+
+
+def test_parse_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "totals.csv"
+    assert run("parse", NAN, "-o", str(target), "--table", "totals").exit_code == 0
+    r = run("parse", NAN, "-o", str(target), "--table", "totals")
+    assert r.exit_code == 2 and "--force" in r.output
+    assert run("parse", NAN, "-o", str(target), "--table", "totals", "--force").exit_code == 0
+    df = pd.read_csv(target)
+    assert len(df) == 60 and df["l1_data"].iloc[0] == parsed("nan_explode").totals["l1_data"].iloc[0]
+
+
+def test_parse_csv_to_stdout_from_gzip_and_stdin(tmp_path):
+    gz = tmp_path / "train.log.gz"
+    gz.write_bytes(gzip.compress(REAL_LOGS["dead_relu"].read_bytes()))
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", str(gz), "-o", "-"],
+                       capture_output=True, text=True, check=True)
+    df = pd.read_csv(io.StringIO(r.stdout))
+    assert len(df) == len(parsed("dead_relu").blobs) and r.stderr == ""
+    r2 = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", "-", "-o", "-", "--table", "scalars"],
+                        input=gz.read_bytes(), capture_output=True, check=True)
+    assert len(pd.read_csv(io.BytesIO(r2.stdout))) == len(parsed("dead_relu").scalars)
+
+
+def test_output_survives_a_closed_pipe():
+    p = subprocess.run(f"{sys.executable} -m caffelog.cli parse {NAN} -o - | head -n 2",
+                       shell=True, capture_output=True, text=True)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 2
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda d: d / "missing.log", "no such file"),
+    (lambda d: d, "is a directory"),
+    (lambda d: _write(d / "empty.log", b""), "empty"),
+    (lambda d: _write(d / "a.bin", bytes(range(256)) * 64), "not a Caffe log"),
+    (lambda d: _write(d / "notes.txt", b"just some text\nnothing caffe here\n"), "not a Caffe log"),
+])
+@pytest.mark.parametrize("verb", ["parse", "diagnose"])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, setup, message, verb):
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", verb, str(setup(tmp_path))],
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_solver_only_log_says_how_to_get_debug_info(tmp_path):
+    lines = [l for l in REAL_LOGS["healthy_conv"].read_text().splitlines(True)
+             if "[Forward]" not in l and "[Backward]" not in l]
+    path = _write(tmp_path / "plain.log", "".join(lines).encode())
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "set `debug_info: true` in solver.prototxt" in r.stderr
+    assert "iterations 0..100" in r.stdout
+
+
+def test_diagnose_exit_status_and_formats():
+    r = run("diagnose", NAN)
+    assert r.exit_code == 1 and r.output.splitlines()[1].startswith("ERROR   non-finite")
+    assert run("diagnose", str(REAL_LOGS["healthy_conv"])).exit_code == 0
+    vanishing = str(REAL_LOGS["vanishing_tanh"])
+    assert run("diagnose", vanishing).exit_code == 0
+    assert run("diagnose", vanishing, "--fail-on", "warning").exit_code == 1
+    assert run("diagnose", NAN, "--fail-on", "never").exit_code == 0
+    data = json.loads(run("diagnose", NAN, "--format", "json").output)
+    assert data["findings"][0]["line"] == 2655
+    assert run("diagnose", NAN, "--format", "markdown").output.startswith("# caffelog diagnosis")
+    bad = run("diagnose", NAN, "--threshold", "exploding.value")
+    assert bad.exit_code == 2 and "RULE.NAME=NUMBER" in bad.output
+    assert run("diagnose", NAN, "--select", "nope").exit_code == 2
+
+
+def test_rules_lists_every_rule_with_defaults():
+    from caffelog.rules import RULES
+    out = run("rules").output
+    for rule in RULES:
+        assert f"\n{rule} (" in "\n" + out
+    assert "value=1e+08" in out
+
+
+def test_second_look_comes_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path / "cache"))
+    from caffelog.cache import read_log_cached
+    first = read_log_cached(REAL_LOGS["iter_size_shared"])
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    second = read_log_cached(REAL_LOGS["iter_size_shared"])
+    pd.testing.assert_frame_equal(first.blobs, second.blobs)
+    pd.testing.assert_frame_equal(first.net, second.net)
+    assert second.solver == first.solver and second.skipped.lines == first.skipped.lines
+    r = run("cache", "clear")
+    assert "removed 1" in r.output and not list((tmp_path / "cache").iterdir())
