@@ -18,6 +18,7 @@ import pandas as pd
 from . import __version__
 from .log import CaffeLog, read_log
 from .parser import grammar_path
+from .reader import describe
 from .tables import Skipped
 
 LIST_COLUMNS = ("bottoms", "tops", "top_shapes", "top_counts")
@@ -47,7 +48,9 @@ def read_log_cached(source, use_cache: bool = True, progress: bool = False) -> C
     entry = cache_dir() / cache_key(path) if cacheable else None
     if entry is not None and (entry / "meta.json").is_file():
         try:
-            return load_entry(entry)
+            log = load_entry(entry)
+            log.source = describe(source)  # the name this caller used, not the first one's
+            return log
         except Exception:  # a damaged cache entry is re-parsed, never fatal
             shutil.rmtree(entry, ignore_errors=True)
     log = _read_with_progress(source, path, progress)

@@ -139,6 +139,60 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, no_cache, s
     sys.exit(EXIT_FINDINGS if worst_reaches(findings, settings.fail_on or "error") else 0)
 
 
+@main.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Layer name or shell pattern ('conv*'); repeatable.")
+@click.option("--quantity", type=click.Choice(["data", "diff"]), help="Only data or only diff values.")
+@click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--direction", type=click.Choice(["forward", "backward", "update"]))
+@click.option("--role", type=click.Choice(["top", "bottom", "param"]))
+@click.option("--blob", help="Blob name, or param index as printed (0 = weights, 1 = bias).")
+@click.option("--segment", type=int, help="Only this segment of a resumed log (default: all).")
+@click.option("--heatmap", is_flag=True, help="Layers x iterations, log10 colour (with --quantity data|diff).")
+@click.option("--scalars", is_flag=True, help="Loss, learning rate and test outputs over iterations.")
+@click.option("-o", "--output", metavar="FILE", help="Output file; .png, .svg or .pdf  [default: named after the log]")
+@click.option("--show", is_flag=True, help="Open a window instead of writing a file (needs a display).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@NO_CACHE
+@friendly_errors
+def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap, scalars, output,
+         show, force, no_cache) -> None:
+    """Semilog per-layer curves of LOGS (several logs share the axes).
+
+    \b
+      caffelog plot train.log --layer fc1            # every series of fc1
+      caffelog plot train.log --quantity diff        # weight diffs of all layers
+      caffelog plot train.log --heatmap              # layers x iterations
+      caffelog plot train.log --scalars              # loss, lr, test outputs
+      caffelog plot run1.log run2.log --layer fc1 -o fc1.svg
+
+    Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden.
+    """
+    from . import plot as plots
+    parsed = [load(p, use_cache=not no_cache) for p in logs]
+    for one in parsed:
+        _warn(one)
+    if heatmap:
+        fig, what = plots.plot_heatmap(parsed[0], quantity or "data"), f"heatmap-{quantity or 'data'}"
+    elif scalars:
+        fig, what = plots.plot_scalars(parsed), "scalars"
+    else:
+        sel = plots.Selection(list(layers), quantity, phase, direction, role, blob, segment)
+        what = "-".join(layers) or sel.describe()
+        if not layers and not any((quantity, direction, role, blob)):
+            sel.quantity, sel.role, sel.blob = "diff", "param", "0"  # the classic: weight gradients
+            what = "weight-diffs"
+        fig = plots.plot_series(parsed, sel)
+    if show:
+        plots.show(fig)
+        return
+    target = output or plots.default_name(parsed[0].source, what)
+    from .export import save_figure
+    save_figure(fig, target, force=force)
+    click.echo(target)
+
+
 @main.command("rules")
 def list_rules() -> None:
     """List the diagnosis rules with what they detect and their thresholds."""

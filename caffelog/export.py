@@ -69,3 +69,16 @@ def _write(df: pd.DataFrame, target, fmt: str) -> None:
         df.to_json(target, orient="records", lines=True)
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save_figure(fig, target: str, force: bool = False) -> None:
+    """Write a matplotlib Figure atomically; the format comes from the file name."""
+    path = Path(target)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig)
+    _atomic(path, force, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=110))
