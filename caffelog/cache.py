@@ -22,6 +22,8 @@ from .reader import describe
 from .tables import Skipped
 
 LIST_COLUMNS = ("bottoms", "tops", "top_shapes", "top_counts")
+CATEGORICAL = {"blobs": ("phase", "direction", "layer", "role", "blob", "quantity"),
+               "scalars": ("phase", "source", "name")}
 # bump when the tables change shape, so old cache entries are never read
 SCHEMA = 3
 
@@ -93,6 +95,10 @@ def load_entry(entry: Path) -> CaffeLog:
     frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in CaffeLog.TABLES}
     for col in LIST_COLUMNS:
         frames["net"][col] = frames["net"][col].map(_as_list)
+    for name, cols in CATEGORICAL.items():  # an empty categorical comes back as object
+        for col in cols:
+            if frames[name][col].dtype != "category":
+                frames[name][col] = frames[name][col].astype("category")
     return CaffeLog(source=meta["source"], solver=meta["solver"], solvers=meta["solvers"],
                     skipped=Skipped(**meta["skipped"]), n_lines=meta["n_lines"],
                     warnings=meta["warnings"], crashed=meta["crashed"], **frames)

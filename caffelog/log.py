@@ -1,6 +1,7 @@
 """read_log(): text in, a CaffeLog of tidy tables out."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -67,14 +68,31 @@ def _recognised_anything(sink: RecordSink, n: int) -> bool:
     return len(sink.skipped_lines) < n
 
 
-def read_log(source: Source, progress: Callable[[int], None] | None = None) -> CaffeLog:
+def read_log(source: Source, progress: Callable[[int], None] | None = None,
+             workers: int | None = None) -> CaffeLog:
     """Parse a Caffe log: a path (plain or .gz), '-' for stdin, a file object, or lines.
 
-    Raises LogInputError when there is nothing to read or nothing Caffe-like in it.
+    A large plain file is parsed by `workers` processes (default: up to 2 CPUs); the tables are
+    identical either way. Raises LogInputError when there is nothing Caffe-like to read.
     """
+    from . import parallel
+    workers = default_workers() if workers is None else workers
     stats = ReadStats()
-    sink, n = parse_records(source, progress, stats)
+    if parallel.usable(source, workers):
+        describe(source)
+        sink, n = parallel.parse_records_parallel(source, workers)
+        if progress:
+            progress(os.path.getsize(source))
+    else:
+        sink, n = parse_records(source, progress, stats)
     return build_log(sink, n, describe(source), stats)
+
+
+def default_workers() -> int:
+    env = os.environ.get("CAFFELOG_WORKERS")
+    if env and env.isdigit():
+        return int(env)
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2)
 
 
 def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = None) -> CaffeLog:

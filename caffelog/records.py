@@ -128,8 +128,9 @@ class RecordSink:
 
     def __init__(self) -> None:
         self.blob_line = array("q")
-        self.blob_key = array("l")
+        self.blob_key = array("q")
         self.blob_value = array("d")
+        self.blob_chunks: list[tuple] = []  # (lines, keys, values) numpy arrays from the hot path
         self.blob_keys: list[tuple[str, str, str, str, str]] = []
         self._key_ids: dict[tuple, int] = {}
         self.totals: list[tuple] = []  # (line, l1_data, l1_diff, l2_data, l2_diff)
@@ -148,18 +149,31 @@ class RecordSink:
     # -- per-blob values --------------------------------------------------------------------
     def blob_key_of(self, kind: str, fields: dict) -> int:
         direction, role, quantity = BLOB_KINDS[kind]
-        layer = fields.get("layer", "(input)")
-        key = (direction, layer, role, fields["blob"], quantity)
+        return self.blob_key_of_tuple((direction, fields.get("layer", "(input)"), role,
+                                       fields["blob"], quantity))
+
+    def blob_key_of_tuple(self, key: tuple) -> int:
+        """The id of (direction, layer, role, blob, quantity), interned."""
         index = self._key_ids.get(key)
         if index is None:
             index = self._key_ids[key] = len(self.blob_keys)
             self.blob_keys.append(key)
         return index
 
-    def _blob(self, line: int, kind: str, fields: dict, value: float) -> None:
-        self.blob_line.append(line)
-        self.blob_key.append(self.blob_key_of(kind, fields))
-        self.blob_value.append(value)
+    def add_blob_chunk(self, lines, keys, values) -> None:
+        self.blob_chunks.append((lines, keys, values))
+
+    def blob_columns(self):
+        """(lines, keys, values) of every per-blob row, in line order."""
+        import numpy as np
+        lines = [c[0] for c in self.blob_chunks] + [np.frombuffer(self.blob_line, np.int64)]
+        keys = [c[1] for c in self.blob_chunks] + [np.asarray(self.blob_key, np.int64)]
+        values = [c[2] for c in self.blob_chunks] + [np.frombuffer(self.blob_value, np.float64)]
+        lines, keys, values = np.concatenate(lines), np.concatenate(keys), np.concatenate(values)
+        if len(lines) > 1 and (np.diff(lines) < 0).any():
+            order = np.argsort(lines, kind="stable")
+            lines, keys, values = lines[order], keys[order], values[order]
+        return lines, keys, values
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped_lines.append(line)
@@ -173,17 +187,14 @@ class RecordSink:
             return
         self._dump = None  # any glog line ends a protobuf dump
         if kind in BLOB_KINDS:
-            value = fields.get("mean", fields["value"])
-            self._blob(line, kind, fields, value)
+            self.blob_line.append(line)
+            self.blob_key.append(self.blob_key_of(kind, fields))
+            self.blob_value.append(fields.get("mean", fields["value"]))
         elif kind == "update_owned":
             for quantity in ("data", "diff"):
                 self.blob_line.append(line)
                 key = ("update", fields["layer"], "param", fields["blob"], quantity)
-                index = self._key_ids.get(key)
-                if index is None:
-                    index = self._key_ids[key] = len(self.blob_keys)
-                    self.blob_keys.append(key)
-                self.blob_key.append(index)
+                self.blob_key.append(self.blob_key_of_tuple(key))
                 self.blob_value.append(fields[quantity])
         elif kind == "all_params":
             self.totals.append((line, fields["l1_data"], fields["l1_diff"],

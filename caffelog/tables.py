@@ -65,9 +65,7 @@ def _unwrap(node):
 
 
 def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
-    lines = np.frombuffer(sink.blob_line, dtype=np.int64) if len(sink.blob_line) else np.zeros(0, np.int64)
-    keys = np.frombuffer(sink.blob_key, dtype=np.int64 if sink.blob_key.itemsize == 8 else np.int32).astype(np.int64)
-    values = np.frombuffer(sink.blob_value, dtype=np.float64) if len(sink.blob_value) else np.zeros(0)
+    lines, keys, values = sink.blob_columns()
     key_table = pd.DataFrame(sink.blob_keys, columns=["direction", "layer", "role", "blob", "quantity"])
     is_update = (key_table["direction"].to_numpy() == "update")[keys] if len(keys) else np.zeros(0, bool)
     p = place_rows(t, lines, is_update)

@@ -1,0 +1,59 @@
+"""Single-process, parallel and cached parses give the same tables on every real log."""
+from __future__ import annotations
+
+import gzip
+
+import pandas as pd
+import pytest
+
+import caffelog
+from caffelog.cache import read_log_cached
+from caffelog.log import build_log
+from caffelog.parallel import chunk_bounds, parse_records_parallel
+from conftest import REAL_LOGS
+
+
+def same(a: caffelog.CaffeLog, b: caffelog.CaffeLog) -> None:
+    for name in a.TABLES:  # assert_frame_equal treats NaN == NaN: a NaN must stay a NaN
+        pd.testing.assert_frame_equal(a.table(name), b.table(name), check_categorical=False)
+    assert a.solvers == b.solvers and a.skipped.lines == b.skipped.lines
+    assert a.n_lines == b.n_lines and a.warnings == b.warnings
+
+
+PLAIN = [k for k, p in REAL_LOGS.items() if not str(p).endswith(".gz")]
+
+
+@pytest.mark.parametrize("name", PLAIN)
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_equals_single(name, workers):
+    path = REAL_LOGS[name]
+    single = caffelog.read_log(path, workers=1)
+    sink, n = parse_records_parallel(str(path), workers)
+    same(single, build_log(sink, n, single.source))
+
+
+def test_chunks_start_at_line_starts():
+    path = REAL_LOGS["nan_explode"]
+    data = path.read_bytes()
+    bounds = chunk_bounds(str(path), 7)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
+    assert all(data[a - 1:a] == b"\n" for a, _ in bounds[1:])
+
+
+@pytest.mark.parametrize("name", list(REAL_LOGS))
+def test_cached_equals_fresh(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
+    fresh = read_log_cached(REAL_LOGS[name], use_cache=False)
+    read_log_cached(REAL_LOGS[name])  # fills the cache
+    same(fresh, read_log_cached(REAL_LOGS[name]))
+
+
+def test_gzip_and_lines_equal_the_file(tmp_path):
+    path = REAL_LOGS["iter_size_shared"]
+    gz = tmp_path / "t.log.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    plain = caffelog.read_log(path)
+    for other in (caffelog.read_log(gz), caffelog.read_log(path.read_text().splitlines()),
+                  caffelog.read_log(open(path, "rb"))):
+        for name in plain.TABLES:
+            pd.testing.assert_frame_equal(plain.table(name), other.table(name), check_categorical=False)
