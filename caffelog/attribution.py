@@ -32,7 +32,13 @@ class Timeline:
     display: list[int]             # solver `display` per segment (1 when unknown)
 
     def segment_of(self, lines: np.ndarray) -> np.ndarray:
-        return np.maximum(np.searchsorted(self.segment_lines, lines, side="right") - 1, 0)
+        seg = np.searchsorted(self.segment_lines, lines, side="right").astype(np.int32)
+        seg -= 1
+        return np.maximum(seg, 0, out=seg)
+
+    def __post_init__(self) -> None:
+        self.loss_segments = self.segment_of(self.loss_lines)
+        self.lr_segments = self.segment_of(self.lr_lines)
 
 
 def build_timeline(events: list[tuple], displays: list[int]) -> Timeline:
@@ -78,34 +84,40 @@ class Placement:
 
 def place_rows(t: Timeline, lines: np.ndarray, is_update: np.ndarray | None = None) -> Placement:
     """Attribute rows (given by line number) to segment, iteration and phase."""
+    n = len(lines)
     segment = t.segment_of(lines)
-    # phase: the last marker before the row decides
-    m = np.searchsorted(t.marker_lines, lines) - 1
-    has_marker = m >= 0
-    mc = np.where(has_marker, m, 0)
-    test = has_marker & (t.marker_codes[mc] == TEST_START) if len(t.marker_lines) else np.zeros(len(lines), bool)
-    iteration = np.full(len(lines), -1, dtype=np.int64)
-    test_net = np.full(len(lines), -1, dtype=np.int64)
-    if len(t.marker_lines):
-        iteration[test] = t.marker_iters[mc[test]]
-        test_net[test] = t.marker_nets[mc[test]]
+    iteration = np.full(n, -1, dtype=np.int64)
+    test_net = np.full(n, -1, dtype=np.int64)
+    test = np.zeros(n, dtype=bool)
+    if len(t.marker_lines):  # phase: the last marker before the row decides
+        m = np.searchsorted(t.marker_lines, lines)
+        m -= 1
+        has = m >= 0
+        np.maximum(m, 0, out=m)
+        test = has & (t.marker_codes[m] == TEST_START)
+        iteration[test] = t.marker_iters[m[test]]
+        test_net[test] = t.marker_nets[m[test]]
+        del m, has
     train = ~test
-    # train forward/backward: the next `Iteration N ..., loss` line in the same segment
-    nxt = np.searchsorted(t.loss_lines, lines)
-    ok = train & (nxt < len(t.loss_lines))
-    nc = np.minimum(nxt, max(len(t.loss_lines) - 1, 0))
-    if len(t.loss_lines):
-        ok &= t.segment_of(t.loss_lines[nc]) == segment
-        iteration[ok] = t.loss_iters[nc[ok]]
-    if is_update is not None and is_update.any():
-        prev = np.searchsorted(t.lr_lines, lines) - 1
-        up = train & is_update & (prev >= 0)
-        pc = np.maximum(prev, 0)
+    placed = np.zeros(n, dtype=bool)
+    if len(t.loss_lines):  # train forward/backward: the next `Iteration N ..., loss` line
+        nxt = np.searchsorted(t.loss_lines, lines)
+        ok = train & (nxt < len(t.loss_lines))
+        np.minimum(nxt, len(t.loss_lines) - 1, out=nxt)
+        ok &= t.loss_segments[nxt] == segment
+        iteration[ok] = t.loss_iters[nxt[ok]]
+        placed = ok
+        del nxt
+    if is_update is not None and is_update.any():  # [Update]: the previous `Iteration N, lr` line
+        up = np.zeros(n, dtype=bool)
         if len(t.lr_lines):
-            up &= t.segment_of(t.lr_lines[pc]) == segment
-            iteration[up] = t.lr_iters[pc[up]]
-        ok = np.where(is_update, up, ok)
-    inferred = train & ~ok
+            prev = np.searchsorted(t.lr_lines, lines) - 1
+            up = train & is_update & (prev >= 0)
+            np.maximum(prev, 0, out=prev)
+            up &= t.lr_segments[prev] == segment
+            iteration[up] = t.lr_iters[prev[up]]
+        placed = np.where(is_update, up, placed)
+    inferred = train & ~placed
     if inferred.any():
         iteration[inferred] = _infer_iterations(t, lines[inferred], segment[inferred])
     return Placement(segment, iteration, test, test_net, inferred & (iteration >= 0))
@@ -118,7 +130,7 @@ def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np
     if not len(t.loss_lines):
         return out
     pc = np.maximum(prev, 0)
-    same = (prev >= 0) & (t.segment_of(t.loss_lines[pc]) == segment)
+    same = (prev >= 0) & (t.loss_segments[pc] == segment)
     display = np.array([t.display[min(s, len(t.display) - 1)] for s in segment], dtype=np.int64)
     out[same] = t.loss_iters[pc[same]] + display[same]
     return out

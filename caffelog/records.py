@@ -161,18 +161,28 @@ class RecordSink:
         return index
 
     def add_blob_chunk(self, lines, keys, values) -> None:
-        self.blob_chunks.append((lines, keys, values))
+        self.blob_chunks.append([lines, keys, values])
 
     def blob_columns(self):
-        """(lines, keys, values) of every per-blob row, in line order."""
+        """(lines, keys, values) of every per-blob row, in line order. Consumes the chunks
+        (they are replaced by the result), so memory holds one copy, not two."""
         import numpy as np
-        lines = [c[0] for c in self.blob_chunks] + [np.frombuffer(self.blob_line, np.int64)]
-        keys = [c[1] for c in self.blob_chunks] + [np.asarray(self.blob_key, np.int64)]
-        values = [c[2] for c in self.blob_chunks] + [np.frombuffer(self.blob_value, np.float64)]
-        lines, keys, values = np.concatenate(lines), np.concatenate(keys), np.concatenate(values)
+        chunks, self.blob_chunks = self.blob_chunks, []
+        extra = (np.frombuffer(self.blob_line, np.int64), np.asarray(self.blob_key, np.int64),
+                 np.frombuffer(self.blob_value, np.float64))
+        columns = []
+        for i in range(3):
+            parts = [c[i] for c in chunks] + [extra[i]]
+            columns.append(np.concatenate(parts))
+            for c in chunks:  # free each piece as soon as its column is built
+                c[i] = None
+        del chunks, extra
+        self.blob_line, self.blob_key, self.blob_value = array("q"), array("q"), array("d")
+        lines, keys, values = columns
         if len(lines) > 1 and (np.diff(lines) < 0).any():
             order = np.argsort(lines, kind="stable")
             lines, keys, values = lines[order], keys[order], values[order]
+        self.blob_chunks = [[lines, keys, values]]
         return lines, keys, values
 
     def skip(self, line: int, reason: str) -> None:

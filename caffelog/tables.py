@@ -46,7 +46,7 @@ class Skipped:
 
 
 def _int_or_na(a: np.ndarray) -> pd.arrays.IntegerArray:
-    return pd.arrays.IntegerArray(a.astype(np.int64), a < 0)
+    return pd.arrays.IntegerArray(a.astype(np.int64, copy=False), a < 0)
 
 
 def solver_settings(dumps) -> list[dict]:
@@ -69,26 +69,35 @@ def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     key_table = pd.DataFrame(sink.blob_keys, columns=["direction", "layer", "role", "blob", "quantity"])
     is_update = (key_table["direction"].to_numpy() == "update")[keys] if len(keys) else np.zeros(0, bool)
     p = place_rows(t, lines, is_update)
-    blocks = np.stack([p.segment, p.iteration, p.test.astype(np.int64), p.test_net,
-                       is_update.astype(np.int64)]) if len(lines) else np.zeros((5, 0), np.int64)
-    change = np.ones(len(lines), dtype=bool)
-    if len(lines) > 1:
-        change[1:] = (blocks[:, 1:] != blocks[:, :-1]).any(axis=0)
+    change = changes(p.segment, p.iteration, p.test, p.test_net, is_update)
     batch = batch_index(change, keys)
+    del change, is_update
     frame = {
-        "segment": p.segment.astype(np.int32),
+        "segment": p.segment,
         "iteration": _int_or_na(p.iteration),
-        "phase": pd.Categorical.from_codes(p.test.astype(np.int8), dtype=PHASES),
+        "phase": pd.Categorical.from_codes(p.test.view(np.int8), dtype=PHASES),
         "test_net": _int_or_na(p.test_net),
         "batch": batch,
     }
     for col, dtype in (("direction", DIRECTIONS), ("layer", None), ("role", ROLES),
                        ("blob", None), ("quantity", QUANTITIES)):
         frame[col] = _categorical_from_keys(key_table[col], keys, dtype)
+    del keys
     frame["value"] = values
     frame["line"] = lines
     frame["inferred"] = p.inferred
     return pd.DataFrame(frame, columns=BLOB_COLUMNS)
+
+
+def changes(*columns: np.ndarray) -> np.ndarray:
+    """True where a row differs from the previous one in any column (and at row 0)."""
+    n = len(columns[0])
+    change = np.ones(n, dtype=bool)
+    if n > 1:
+        change[1:] = False
+        for col in columns:
+            change[1:] |= col[1:] != col[:-1]
+    return change
 
 
 def _categorical_from_keys(column: pd.Series, keys: np.ndarray, dtype) -> pd.Categorical:
@@ -103,12 +112,9 @@ def build_totals(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     arr = np.array(sink.totals, dtype=np.float64).reshape(-1, 5)
     lines = arr[:, 0].astype(np.int64)
     p = place_rows(t, lines)
-    change = np.ones(len(lines), dtype=bool)
-    if len(lines) > 1:
-        change[1:] = (p.segment[1:] != p.segment[:-1]) | (p.iteration[1:] != p.iteration[:-1])
-    batch = batch_index(change, np.zeros(len(lines), np.int64))
+    batch = batch_index(changes(p.segment, p.iteration), np.zeros(len(lines), np.int64))
     return pd.DataFrame({
-        "segment": p.segment.astype(np.int32), "iteration": _int_or_na(p.iteration), "batch": batch,
+        "segment": p.segment, "iteration": _int_or_na(p.iteration), "batch": batch,
         "l1_data": arr[:, 1], "l1_diff": arr[:, 2], "l2_data": arr[:, 3], "l2_diff": arr[:, 4],
         "line": lines, "inferred": p.inferred,
     }, columns=TOTAL_COLUMNS)

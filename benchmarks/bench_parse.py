@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Parse speed and memory of caffelog against the baselines, on the real 122 MB long_run log.
+
+    python benchmarks/bench_parse.py            # long_run (decompressed once to a temp file)
+    python benchmarks/bench_parse.py --big 1    # also a ~1 GB log made from long_run (GB count)
+
+Each method runs in its own process, so its peak RSS is its own (os.wait4). Methods: `wc -l`, a
+bare Python line loop, the peer baseline ../shared/bench/handwritten_regex.py (a per-line regex
+parser as users write it), caffelog.read_log with 1 and 2 processes, and a cached second look.
+This is the only code in the repository that reads ../shared.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+LONG_RUN = SHARED / "real_logs" / "long_run" / "train.log.gz"
+BASELINE = SHARED / "bench" / "handwritten_regex.py"
+
+METHODS = {
+    "wc -l": ["wc", "-l", "{log}"],
+    "python line loop": [sys.executable, "-c",
+                         "import sys\nn=0\nfor line in open(sys.argv[1], encoding='utf-8', errors='replace'): n+=1",
+                         "{log}"],
+    "baseline regex": [sys.executable, "-c",
+                       "import sys; sys.path.insert(0, sys.argv[2]); import handwritten_regex as h; "
+                       "df = h.parse(sys.argv[1])", "{log}", str(BASELINE.parent)],
+    "caffelog 1 process": [sys.executable, "-c",
+                           "import sys, caffelog; log = caffelog.read_log(sys.argv[1], workers=1); "
+                           "print(sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES))", "{log}"],
+    "caffelog 2 processes": [sys.executable, "-c",
+                             "import sys, caffelog; log = caffelog.read_log(sys.argv[1], workers=2); "
+                             "print(sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES))", "{log}"],
+    "caffelog cached": [sys.executable, "-c",
+                        "import sys; from caffelog.cache import read_log_cached; read_log_cached(sys.argv[1])",
+                        "{log}"],
+}
+
+
+def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in bytes, and stdout of one command."""
+    argv = [a.replace("{log}", str(log)) for a in cmd]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status:
+        raise SystemExit(f"{argv[:3]} failed: {err.decode()[-500:]}")
+    return seconds, usage.ru_maxrss * 1024, out.decode().strip()
+
+
+def make_big(source: Path, target: Path, gigabytes: float) -> None:
+    """Repeat long_run's training iterations with renumbered iterations up to the size asked."""
+    lines = source.read_text().splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if "Iteration 0, Testing net" in l)
+    end = next(i for i, l in enumerate(lines) if "Optimization Done." in l)
+    head, body, tail = lines[:start], lines[start:end], lines[end:]
+    iteration = re.compile(r"(Iteration )(\d+)")
+    body_text = "".join(body)
+    step = 18001
+    with open(target, "w") as out:
+        out.writelines(head)
+        k = 0
+        while out.tell() < gigabytes * 1e9:
+            out.write(iteration.sub(lambda m: f"{m[1]}{int(m[2]) + k * step}", body_text) if k else body_text)
+            k += 1
+        out.writelines(tail)
+
+
+def bench(log: Path, title: str, methods: list[str]) -> None:
+    size = log.stat().st_size
+    n_lines = sum(1 for _ in open(log, "rb"))
+    print(f"\n{title}: {size / 1e6:,.1f} MB, {n_lines:,} lines")
+    print(f"{'method':24} {'seconds':>8} {'MB/s':>8} {'lines/s':>12} {'peak RSS MB':>12}")
+    results = {}
+    for name in methods:
+        if name == "caffelog cached":
+            run(METHODS[name], log)  # warm the cache first: this measures the second look
+        seconds, rss, out = run(METHODS[name], log)
+        results[name] = seconds
+        extra = f"   tables {int(out) / 1e6:,.0f} MB" if out.isdigit() else ""
+        print(f"{name:24} {seconds:8.2f} {size / seconds / 1e6:8.1f} {n_lines / seconds:12,.0f} "
+              f"{rss / 1e6:12,.0f}{extra}")
+    best = min(results.get("caffelog 1 process", 1e9), results.get("caffelog 2 processes", 1e9))
+    if "baseline regex" in results:
+        print(f"caffelog / baseline regex: {results['baseline regex'] / best:.1f}x faster")
+    if "python line loop" in results:
+        print(f"caffelog / python line loop: {results['python line loop'] / best:.2f} of its speed")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--big", type=float, default=0, help="also bench a generated log of this many GB")
+    ap.add_argument("--skip-baseline", action="store_true", help="leave out the slow regex baseline")
+    args = ap.parse_args()
+    if not LONG_RUN.is_file():
+        raise SystemExit(f"benchmark needs {LONG_RUN} (the real long_run log)")
+    methods = [m for m in METHODS if not (args.skip_baseline and m == "baseline regex")]
+    tmp = Path(tempfile.mkdtemp(prefix="caffelog-bench-"))
+    os.environ["CAFFELOG_CACHE_DIR"] = str(tmp / "cache")
+    try:
+        log = tmp / "long_run.log"
+        with gzip.open(LONG_RUN, "rb") as src, open(log, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        bench(log, "long_run", methods)
+        if args.big:
+            big = tmp / "big.log"
+            make_big(log, big, args.big)
+            bench(big, f"generated {args.big:g} GB", methods)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
