@@ -76,11 +76,16 @@ def main() -> None:
 @click.option("--table", type=click.Choice(CaffeLog.TABLES), default="blobs", show_default=True,
               help="Which table to write when OUTPUT is a file or -.")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--follow", is_flag=True,
+              help="Keep reading LOG as it grows; stream the blobs table as CSV rows once attributed.")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="With --follow: seconds between reads.")
+@click.option("--idle-timeout", type=float, default=None,
+              help="With --follow: stop after this many seconds without new lines.")
 @NO_CACHE
 @SHOW_SKIPPED
 @friendly_errors
-def parse(log: str, output: str | None, table: str, force: bool, no_cache: bool,
-          show_skipped: bool) -> None:
+def parse(log: str, output: str | None, table: str, force: bool, follow: bool, poll: float,
+          idle_timeout: float | None, no_cache: bool, show_skipped: bool) -> None:
     """Parse LOG (plain, .gz, or - for stdin) and summarise it or write its tables.
 
     \b
@@ -90,6 +95,10 @@ def parse(log: str, output: str | None, table: str, force: bool, no_cache: bool,
       zcat train.log.gz | caffelog parse - -o -
     """
     from .summary import summarize
+    if follow:
+        from .live import stream_rows
+        stream_rows(log, poll, idle_timeout)
+        return
     parsed = load(log, use_cache=not no_cache, quiet=output == "-")
     _warn(parsed, show_skipped)
     if output is None:
@@ -114,10 +123,16 @@ def parse(log: str, output: str | None, table: str, force: bool, no_cache: bool,
               help="Override a rule threshold, e.g. exploding.value=1e9 (repeatable).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default=None,
               help="Exit 1 when a finding is at least this severe.  [default: error]")
+@click.option("--follow", is_flag=True, help="Keep reading LOG as it grows; print findings as they appear.")
+@click.option("--fail-fast", is_flag=True, help="With --follow: exit 1 at the first error-level finding.")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="With --follow: seconds between reads.")
+@click.option("--idle-timeout", type=float, default=None,
+              help="With --follow: stop after this many seconds without new lines.")
 @NO_CACHE
 @SHOW_SKIPPED
 @friendly_errors
-def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, no_cache, show_skipped) -> None:
+def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, follow, fail_fast, poll,
+             idle_timeout, no_cache, show_skipped) -> None:
     """Find what went wrong in LOG: first NaN, exploding or vanishing gradients, dead ReLUs...
 
     Settings may also come from [tool.caffelog] in a pyproject.toml, or a caffelog.toml,
@@ -131,6 +146,10 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, no_cache, s
         rule, name, value = parse_threshold(text)
         cli.thresholds.setdefault(rule, {})[name] = value
     settings = load_settings(log).merged(cli)
+    if follow:
+        from .live import diagnose_live
+        worst = diagnose_live(log, settings, fmt, fail_fast, poll, idle_timeout)
+        sys.exit(EXIT_FINDINGS if worst else 0)
     parsed = load(log, use_cache=not no_cache, quiet=fmt != "text")
     if show_skipped and parsed.skipped.count:
         click.echo("skipped lines: " + " ".join(map(str, parsed.skipped.lines)), err=True)

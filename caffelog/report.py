@@ -24,19 +24,23 @@ def _clean(text) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
 
 
+def finding_lines(f: Finding) -> list[str]:
+    """One finding as the text report prints it."""
+    est = " [estimate]" if f.estimated else ""
+    out = [f"{f.severity.upper():7} {f.rule:18} {_where(f)}{est}", f"        {_clean(f.message)}"]
+    out += [f"        - {_clean(ev)}" for ev in f.evidence]
+    if f.advice:
+        out.append(f"        fix: {_clean(f.advice)}")
+    return out
+
+
 def render_text(log: CaffeLog, findings: list[Finding]) -> str:
     head = f"{_clean(log.source)}: {len(findings)} finding{'s' if len(findings) != 1 else ''}"
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     head += " (" + ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n) + ")" if findings else ""
     lines = [head]
     for f in findings:
-        est = " [estimate]" if f.estimated else ""
-        lines.append(f"{f.severity.upper():7} {f.rule:18} {_where(f)}{est}")
-        lines.append(f"        {_clean(f.message)}")
-        for ev in f.evidence:
-            lines.append(f"        - {_clean(ev)}")
-        if f.advice:
-            lines.append(f"        fix: {_clean(f.advice)}")
+        lines.extend(finding_lines(f))
     if not findings:
         lines.append("no problems found")
     for w in log.warnings:

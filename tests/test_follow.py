@@ -1,0 +1,99 @@
+"""--follow on a log that grows while it is read: partial lines, truncation, findings, rows."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+
+import caffelog
+from caffelog.diagnose import diagnose
+from caffelog.follow import Tail, follow
+from conftest import REAL_LOGS
+
+
+def writer(path, steps, pause=0.15):
+    """Apply (mode, bytes) steps to path with pauses: 'a' appends, 'w' truncates and writes."""
+    def run():
+        for mode, data in steps:
+            with open(path, mode + "b") as f:
+                f.write(data)
+            time.sleep(pause)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_tail_waits_for_the_newline(tmp_path):
+    path = tmp_path / "t.log"
+    path.write_bytes(b"a\nb")
+    tail = Tail(str(path))
+    assert tail.read() == (["a\n"], False)
+    with open(path, "ab") as f:
+        f.write(b"c\r\nd\n")
+    assert tail.read() == (["bc\n", "d\n"], False)
+    path.write_bytes(b"x\n")  # shorter than what was read: truncated
+    assert tail.read() == (["x\n"], True)
+
+
+def test_follow_sees_rows_and_findings_as_they_arrive(tmp_path):
+    data = REAL_LOGS["nan_explode"].read_bytes()
+    lines = data.splitlines(keepends=True)
+    first, rest = b"".join(lines[:1200]), b"".join(lines[1200:2700])
+    cut = len(rest) // 2 + 7  # somewhere inside a line: a partial last line
+    path = tmp_path / "train.log"
+    path.write_bytes(b"")
+    t = writer(path, [("a", first), ("a", rest[:cut]), ("a", rest[cut:])])
+    seen = []
+    final = follow(str(path), lambda log, restarted: seen.append(log) or True, poll=0.05, idle_timeout=1.0)
+    t.join()
+    assert len(seen) >= 2  # grew in steps
+    whole = caffelog.read_log(b"".join(lines[:2700]).decode().splitlines(keepends=True))
+    pd.testing.assert_frame_equal(final.blobs, whole.blobs, check_categorical=False)
+    top = diagnose(final)[0]
+    assert (top.rule, top.line, top.layer) == ("non-finite", 2655, "ip2")
+    early = diagnose(seen[0])
+    assert "non-finite" not in {f.rule for f in early} and "exploding" in {f.rule for f in early}
+
+
+def test_follow_starts_over_after_truncation(tmp_path):
+    nan = REAL_LOGS["nan_explode"].read_bytes().splitlines(keepends=True)
+    healthy = REAL_LOGS["iter_size_shared"].read_bytes()
+    path = tmp_path / "train.log"
+    path.write_bytes(b"".join(nan[:900]))
+    t = writer(path, [("a", b"".join(nan[900:1000])), ("w", healthy)], pause=0.3)
+    restarts = []
+    final = follow(str(path), lambda log, restarted: restarts.append(restarted) or True,
+                   poll=0.05, idle_timeout=1.0)
+    t.join()
+    assert True in restarts
+    whole = caffelog.read_log(REAL_LOGS["iter_size_shared"])
+    pd.testing.assert_frame_equal(final.blobs, whole.blobs, check_categorical=False)
+    assert [f for f in diagnose(final) if f.severity != "info"] == []
+
+
+def test_cli_fail_fast_stops_a_run_at_the_first_error(tmp_path):
+    lines = REAL_LOGS["nan_explode"].read_bytes().splitlines(keepends=True)
+    path = tmp_path / "train.log"
+    path.write_bytes(b"".join(lines[:700]))  # start-up and iteration 0: healthy so far
+    t = writer(path, [("a", b"".join(lines[700:1000]))], pause=0.5)
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "diagnose", str(path), "--follow",
+                        "--fail-fast", "--poll", "0.05", "--idle-timeout", "5"],
+                       capture_output=True, text=True, timeout=60)
+    t.join()
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0].startswith("ERROR   exploding")
+    assert len([l for l in r.stdout.splitlines() if l.startswith("ERROR")]) == 1
+
+
+def test_cli_parse_follow_streams_attributed_rows(tmp_path):
+    path = tmp_path / "train.log"
+    path.write_bytes(REAL_LOGS["dead_relu"].read_bytes())
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", str(path), "--follow",
+                        "--poll", "0.05", "--idle-timeout", "0.5"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0
+    import io
+    rows = pd.read_csv(io.StringIO(r.stdout))
+    assert len(rows) == len(caffelog.read_log(path).blobs)
