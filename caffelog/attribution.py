@@ -137,19 +137,24 @@ def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np
 
 
 def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The pass index inside each block: a pass starts wherever the block's first key recurs.
+    """The pass index of each row inside its block: the k-th occurrence of a key is pass k.
 
-    Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous.
-    iter_size k gives k train passes, test_iter k gives k test batches.
+    Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous;
+    within one forward/backward pass every (direction, layer, role, blob, quantity) key occurs
+    once, so iter_size k gives keys occurring k times, test_iter k likewise. Counting
+    occurrences per key (rather than watching for the first line of a pass) keeps every other
+    row's batch right when a damaged line is lost.
     """
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.int32)
-    starts = np.flatnonzero(block_change)
-    block_start = np.maximum.accumulate(np.where(block_change, np.arange(n), 0))
-    first_key = keys[block_start]
-    is_start = keys == first_key
-    counts = np.cumsum(is_start)
-    base = counts[starts] - 1  # cumulative count just before each block (its first row counts 1)
-    block_no = np.cumsum(block_change) - 1
-    return (counts - base[block_no] - 1).astype(np.int32)
+    block_no = np.cumsum(block_change, dtype=np.int64) - 1
+    combo = block_no * (int(keys.max()) + 1) + keys
+    order = np.argsort(combo, kind="stable")
+    ranked = combo[order]
+    run_start = np.ones(n, dtype=bool)
+    run_start[1:] = ranked[1:] != ranked[:-1]
+    first = np.maximum.accumulate(np.where(run_start, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = np.arange(n) - first
+    return rank

@@ -167,7 +167,10 @@ class LineParser:
         if tree is None:
             return UNPARSED
         kind, tokens = _flatten(tree)
-        return Shape(kind, {name: _convert(tok)(str(tok)) for name, tok in _named(kind, tokens)})
+        try:
+            return Shape(kind, {name: _convert(tok)(str(tok)) for name, tok in _named(kind, tokens)})
+        except ValueError:
+            return UNPARSED
 
     def _compile(self, line: str, offset: int, msg: str, parts: list[str]) -> Shape:
         """Parse one line with lark and work out which slot feeds which field."""
@@ -189,7 +192,10 @@ class LineParser:
             elif any(s < span[1] and span[0] < e for s, e in spans):
                 return PER_LINE  # a field straddles a number: no shape can describe it
             else:
-                consts[name] = _convert(tok)(str(tok))
+                try:
+                    consts[name] = _convert(tok)(str(tok))
+                except ValueError:
+                    return UNPARSED
         if len(slots) != len(spans):
             return PER_LINE  # a number inside constant text: only this exact text matches
         return Shape(kind, consts, slots, _trailing_value_only(slots, parts))
@@ -233,9 +239,16 @@ def _named(kind: str, tokens):
         yield names.get(path, path), tok
 
 
+def _count(text: str) -> int:
+    """An INT field (iteration, index, shape): a damaged 30-digit run is not a number."""
+    if len(text) > 18:
+        raise ValueError(f"integer too long: {text[:20]}...")
+    return int(text)
+
+
 def _convert(tok: lark.Token):
     if tok.type == "NUMBER":
         return float
     if tok.type == "INT":
-        return int
+        return _count
     return str
