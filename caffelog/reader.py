@@ -71,11 +71,62 @@ def open_text(source: Source) -> IO[str]:
     raise TypeError(f"cannot read a log from {type(source).__name__}")
 
 
+class GunzipSalvage(io.RawIOBase):
+    """gzip decompression that hands out everything up to a cut or corruption, then stops.
+
+    gzip.GzipFile raises on a file cut short before returning the data it already has; a log
+    analyzer must give the user the part that was written. `damaged` tells whether it stopped early.
+    """
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw = raw
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._out = b""
+        self.damaged = False
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._out and not self._done:
+            self._fill()
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        data = self._raw.read(1 << 16)
+        try:
+            if not data:
+                self._done = True
+                self.damaged = not self._z.eof
+                return
+            self._out += self._z.decompress(data)
+            while self._z.eof and self._z.unused_data:  # concatenated gzip members
+                rest = self._z.unused_data
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._out += self._z.decompress(rest)
+        except zlib.error:
+            self._done = self.damaged = True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def _wrap_binary(raw: IO[bytes]) -> IO[str]:
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     head = buffered.peek(2)[:2]
-    stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if head == GZIP_MAGIC else buffered
+    stream: IO[bytes] = (io.BufferedReader(GunzipSalvage(buffered), 1 << 20) if head == GZIP_MAGIC
+                         else buffered)
     return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+
+
+def _gzip_damaged(stream: IO[str]) -> bool:
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    return isinstance(raw, GunzipSalvage) and raw.damaged
 
 
 def iter_batches(source: Source, stats: ReadStats | None = None) -> Iterator[list[str]]:
@@ -95,6 +146,7 @@ def iter_batches(source: Source, stats: ReadStats | None = None) -> Iterator[lis
             except OSError as exc:
                 raise LogInputError(f"{describe(source)}: read error ({exc})") from None
             if not batch:
+                stats.truncated_gzip |= _gzip_damaged(stream)
                 return
             stats.bytes_read += sum(map(len, batch))
             yield batch

@@ -31,8 +31,6 @@ def summarize(log: CaffeLog) -> str:
     lines.append(f"  net    {len(log.net):,} layer rows in {log.net['net'].nunique()} nets")
     if log.crashed:
         lines.append("  the process crashed after its last log line (crash trace at the end)")
-    for w in log.warnings:
-        lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 

@@ -196,5 +196,16 @@ def build_net(sink: RecordSink) -> pd.DataFrame:
 
 
 def timeline_of(sink: RecordSink, solvers: list[dict]) -> Timeline:
-    displays = [int(s.get("display", 1) or 1) for s in solvers]
+    displays = [_positive_int(s.get("display"), 1) for s in solvers]
     return build_timeline(sink.events, displays)
+
+
+def _positive_int(value, default: int) -> int:
+    """A solver setting as a positive int; a damaged or repeated one falls back to default."""
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return default
+    return n if n > 0 else default

@@ -117,11 +117,32 @@ class Context:
 
     @property
     def solver_type(self) -> str:
-        kind = self.solver.get("type") or self.solver.get("solver_type") or "SGD"
-        return str(kind)
+        return str(self.knob("type") or self.knob("solver_type") or "SGD")
 
     def knob(self, name: str, default=None):
-        return self.solver.get(name, default)
+        """A solver setting as printed; a field repeated in a damaged dump gives its last value."""
+        value = self.solver.get(name, default)
+        if isinstance(value, list):
+            value = value[-1] if value else default
+        return value
+
+
+def as_float(value, default: float = 0.0) -> float:
+    """A prototxt number that may be damaged, repeated (a list) or missing."""
+    if isinstance(value, list):
+        value = value[-1] if value else default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def layer_param_block(params: dict) -> dict:
+    """The layer's `*_param { ... }` block (inner_product_param, convolution_param, ...)."""
+    for key, value in params.items():
+        if key.endswith("_param") and isinstance(value, dict):
+            return value
+    return {}
 
 
 def first_row(df: pd.DataFrame) -> pd.Series | None:

@@ -1,7 +1,7 @@
 """dead-activation: ReLU layers whose output is 0 throughout the run."""
 from __future__ import annotations
 
-from .base import Context, Rule, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 from .non_finite import _int
 
 
@@ -79,9 +79,9 @@ def _advice(ctx: Context, layer: str) -> str:
     hints = []
     if feeder:
         params = ctx.layer_params(feeder)
-        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
-        bias = inner.get("bias_filler") or {}
-        if bias.get("type") == "constant" and float(bias.get("value", 0)) < 0:
+        inner = layer_param_block(params)
+        bias = inner.get("bias_filler") if isinstance(inner.get("bias_filler"), dict) else {}
+        if bias.get("type") == "constant" and as_float(bias.get("value")) < 0:
             hints.append(f"{feeder} (feeding {layer}) uses bias_filler constant {bias.get('value')}: "
                          "use 0 or a small positive value")
     lr = ctx.knob("base_lr")

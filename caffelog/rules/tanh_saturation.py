@@ -1,7 +1,7 @@
 """tanh-saturation: TanH units pinned at +-1."""
 from __future__ import annotations
 
-from .base import Context, Rule, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 from .non_finite import _fmt, _int
 
 
@@ -46,9 +46,9 @@ def _advice(ctx: Context, layers: list[str]) -> str:
     fillers = set()
     for layer in ctx.layer_order:
         params = ctx.layer_params(layer)
-        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
-        wf = inner.get("weight_filler") or {}
-        if wf.get("type") == "uniform" and float(wf.get("min", 0)) >= 0:
+        inner = layer_param_block(params)
+        wf = inner.get("weight_filler") if isinstance(inner.get("weight_filler"), dict) else {}
+        if wf.get("type") == "uniform" and as_float(wf.get("min")) >= 0:
             fillers.add(f"uniform [{wf.get('min', 0)}, {wf.get('max', 1)}]")
     if fillers:
         return (f"weight_filler {', '.join(sorted(fillers))} (all positive) drives the tanh layers into "

@@ -54,7 +54,10 @@ class UpdateRatio(Rule):
         data = ctx.weight_data.groupby(["segment", "iteration", "layer"], observed=True)["value"].mean()
         df = diff.join(data.rename("data"), how="inner").reset_index()
         lr = ctx.lr.reindex(pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])).to_numpy()
-        momentum = float(ctx.knob("momentum", 0.0) or 0.0)
+        try:
+            momentum = float(ctx.knob("momentum", 0.0) or 0.0)
+        except (TypeError, ValueError):
+            momentum = 0.0
         df["ratio"] = lr * df["diff"] / df["data"] / (1 - momentum if momentum < 1 else 1)
         return df
 

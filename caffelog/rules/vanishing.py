@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 from .non_finite import _fmt, _int
 
 
@@ -61,8 +61,8 @@ def _advice(ctx: Context, layers: list[str]) -> str:
     fillers = set()
     for layer in layers:
         params = ctx.layer_params(layer)
-        inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
-        wf = inner.get("weight_filler") or {}
+        inner = layer_param_block(params)
+        wf = inner.get("weight_filler") if isinstance(inner.get("weight_filler"), dict) else {}
         if wf.get("type") in ("uniform", "gaussian", "constant"):
             detail = (f"uniform [{wf.get('min', 0)}, {wf.get('max', 1)}]" if wf["type"] == "uniform"
                       else f"{wf['type']} {wf.get('std', wf.get('value', ''))}".strip())

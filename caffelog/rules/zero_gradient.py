@@ -1,7 +1,7 @@
 """zero-gradient: learnable layers whose every param diff is exactly 0."""
 from __future__ import annotations
 
-from .base import Context, Rule, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 from .non_finite import _int
 
 
@@ -65,10 +65,10 @@ def _trailing_true(flags: list[bool]) -> int:
 
 def _advice(ctx: Context, layer: str) -> str:
     params = ctx.layer_params(layer)
-    inner = next((v for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), {})
-    bias = inner.get("bias_filler") or {}
+    inner = layer_param_block(params)
+    bias = inner.get("bias_filler") if isinstance(inner.get("bias_filler"), dict) else {}
     hints = []
-    if bias.get("type") == "constant" and float(bias.get("value", 0)) < 0:
+    if bias.get("type") == "constant" and as_float(bias.get("value")) < 0:
         hints.append(f"{layer} uses bias_filler constant {bias.get('value')}: with ReLU above it "
                      "every unit starts dead; use 0 or a small positive value")
     hints.append("check the activations feeding it (dead ReLUs), lr_mult and propagate_down")
