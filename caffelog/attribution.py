@@ -137,13 +137,13 @@ def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np
 
 
 def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The pass index of each row inside its block: the k-th occurrence of a key is pass k.
+    """The pass index of each row inside its block.
 
-    Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous;
-    within one forward/backward pass every (direction, layer, role, blob, quantity) key occurs
-    once, so iter_size k gives keys occurring k times, test_iter k likewise. Counting
-    occurrences per key (rather than watching for the first line of a pass) keeps every other
-    row's batch right when a damaged line is lost.
+    Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous,
+    and within one forward/backward pass every (direction, layer, role, blob, quantity) key
+    occurs once. So a new pass starts at the first row whose key was already seen in the current
+    pass: iter_size k gives k train passes, test_iter k gives k test batches, and a damaged line
+    that is lost (even a pass's first) moves no other row to another batch.
     """
     n = len(keys)
     if n == 0:
@@ -152,9 +152,21 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
     combo = block_no * (int(keys.max()) + 1) + keys
     order = np.argsort(combo, kind="stable")
     ranked = combo[order]
-    run_start = np.ones(n, dtype=bool)
-    run_start[1:] = ranked[1:] != ranked[:-1]
-    first = np.maximum.accumulate(np.where(run_start, np.arange(n), 0))
-    rank = np.empty(n, dtype=np.int32)
-    rank[order] = np.arange(n) - first
-    return rank
+    prev = np.full(n, -1, dtype=np.int64)  # previous row with the same key in the same block
+    same = ranked[1:] == ranked[:-1]
+    prev[order[1:][same]] = order[:-1][same]
+    starts = np.zeros(n, dtype=np.int32)
+    candidates = np.flatnonzero(prev >= 0)  # only rows whose key recurs can open a pass
+    if len(candidates):
+        block_start = np.maximum.accumulate(np.where(block_change, np.arange(n), 0))
+        pass_start, block = -1, -1
+        for i, p, b in zip(candidates.tolist(), prev[candidates].tolist(),
+                           block_start[candidates].tolist()):
+            if b != block:
+                block, pass_start = b, b
+            if p >= pass_start:
+                starts[i] = 1
+                pass_start = i
+    batch = np.cumsum(starts, dtype=np.int32)
+    base = batch[np.flatnonzero(block_change)]
+    return batch - base[block_no]

@@ -2,7 +2,12 @@
 tests and the longer fuzz campaign (benchmarks/fuzz_robustness.py)."""
 from __future__ import annotations
 
+import io
 import random
+
+import numpy as np
+
+import caffelog
 
 NEWLINES = b"\r\n"
 
@@ -76,3 +81,30 @@ def damage(data: bytes, seed: int, kinds: list[str], count: int = 5) -> tuple[by
     for kind in kinds:
         hit |= DAMAGES[kind](lines, rng, count)
     return b"".join(lines), hit
+
+
+RECORD = ["direction", "layer", "role", "blob", "quantity", "line"]
+PLACE = ["segment", "iteration", "phase", "test_net", "batch"]
+# lines that decide attribution: damage to one of them may move rows, by design
+DECIDING = (b"Iteration ", b"net output", b"Testing net", b"Initializing solver", b"Test loss",
+            b"Test score", b"display:")
+
+
+def parse_bytes(data: bytes) -> caffelog.CaffeLog:
+    return caffelog.read_log(io.BytesIO(data))
+
+
+def check_nothing_good_lost(clean: caffelog.CaffeLog, original: bytes, data: bytes,
+                            damaged: set[int]) -> caffelog.CaffeLog:
+    """Every row of an intact line comes out as in the clean log; attribution too unless a
+    deciding line was damaged. Raises AssertionError otherwise; returns the damaged parse."""
+    got = parse_bytes(data)
+    before, after = original.splitlines(), data.splitlines()
+    deciding_hit = any(m in before[i] or m in after[i] for i in damaged for m in DECIDING)
+    want = clean.blobs[~clean.blobs["line"].isin([i + 1 for i in damaged])].reset_index(drop=True)
+    have = got.blobs[got.blobs["line"].isin(want["line"])].reset_index(drop=True)
+    assert len(have) == len(want), f"{len(want) - len(have)} intact rows lost"
+    for col in RECORD + ([] if deciding_hit else PLACE):
+        assert list(want[col].astype(str)) == list(have[col].astype(str)), col
+    assert np.array_equal(want["value"].to_numpy(), have["value"].to_numpy(), equal_nan=True)
+    return got

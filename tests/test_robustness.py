@@ -18,36 +18,8 @@ import caffelog
 from caffelog.diagnose import diagnose
 from caffelog.report import render_markdown, render_text
 from conftest import REAL_LOGS
-from damage import DAMAGES, damage
+from damage import DAMAGES, check_nothing_good_lost, damage, parse_bytes
 
-RECORD = ["direction", "layer", "role", "blob", "quantity", "line"]
-PLACE = ["segment", "iteration", "phase", "test_net", "batch"]
-DECIDING = (b"Iteration ", b"net output", b"Testing net", b"Initializing solver", b"Test loss",
-            b"Test score", b"display:")
-
-
-def parse_bytes(data: bytes) -> caffelog.CaffeLog:
-    return caffelog.read_log(io.BytesIO(data))
-
-
-def assert_nothing_good_lost(clean: caffelog.CaffeLog, data: bytes, damaged_lines: set[int]) -> None:
-    got = parse_bytes(data)
-    lines = data.splitlines()
-    deciding_hit = any(any(m in lines[i] or m in _clean_lines[0][i] for m in DECIDING)
-                       for i in damaged_lines)
-    want = clean.blobs[~clean.blobs["line"].isin([i + 1 for i in damaged_lines])]
-    have = got.blobs[got.blobs["line"].isin(want["line"])]
-    assert len(have) == len(want)
-    want, have = want.reset_index(drop=True), have.reset_index(drop=True)
-    for col in RECORD:
-        assert list(want[col].astype(str)) == list(have[col].astype(str)), col
-    assert np.array_equal(want["value"].to_numpy(), have["value"].to_numpy(), equal_nan=True)
-    if not deciding_hit:
-        for col in PLACE:
-            assert list(want[col].astype(str)) == list(have[col].astype(str)), col
-
-
-_clean_lines: list[list[bytes]] = [[]]
 SMALL = ["iter_size_shared", "dead_relu", "healthy_conv_legacy2015", "nan_explode"]
 
 
@@ -58,11 +30,9 @@ SMALL = ["iter_size_shared", "dead_relu", "healthy_conv_legacy2015", "nan_explod
        count=st.integers(1, 20))
 def test_damage_never_crashes_and_keeps_every_intact_record(name, seed, kinds, count):
     original = REAL_LOGS[name].read_bytes()
-    _clean_lines[0] = original.splitlines()
-    clean = caffelog.read_log(REAL_LOGS[name])
     data, hit = damage(original, seed, kinds, count)
-    assert_nothing_good_lost(clean, data, hit)
-    diagnose(parse_bytes(data))  # rules cope with whatever survived
+    got = check_nothing_good_lost(caffelog.read_log(REAL_LOGS[name]), original, data, hit)
+    diagnose(got)  # rules cope with whatever survived
 
 
 @pytest.mark.parametrize("cut", [0.13, 0.5, 0.9, 0.999])
