@@ -136,19 +136,33 @@ def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np
     return out
 
 
-def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarray | None = None,
+                kind: np.ndarray | None = None) -> np.ndarray:
     """The pass index of each row inside its block.
 
     Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous,
     and within one forward/backward pass every (direction, layer, role, blob, quantity) key
-    occurs once. So a new pass starts at the first row whose key was already seen in the current
-    pass: iter_size k gives k train passes, test_iter k gives k test batches, and a damaged line
+    occurs once, in the same order. A new pass starts at a row that
+    - repeats a key already seen in the current pass, or
+    - carries the key that starts most blocks of its kind (the net's first blob), or
+    - is a forward value right after a backward one (iter_size: the next micro-pass).
+    So iter_size k gives k train passes, test_iter k gives k test batches, and a damaged line
     that is lost (even a pass's first) moves no other row to another batch.
     """
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.int32)
+    kind = np.zeros(n, dtype=np.int8) if kind is None else kind
     block_no = np.cumsum(block_change, dtype=np.int64) - 1
+    block_first = np.flatnonzero(block_change)
+    opener = np.zeros(n, dtype=bool)
+    for k in np.unique(kind[block_first]):
+        firsts = keys[block_first[kind[block_first] == k]]
+        common = np.bincount(firsts).argmax()
+        opener |= (kind == k) & (keys == common)
+    if is_forward is not None and n > 1:
+        opener[1:] |= is_forward[1:] & ~is_forward[:-1]
+    opener &= ~block_change
     combo = block_no * (int(keys.max()) + 1) + keys
     order = np.argsort(combo, kind="stable")
     ranked = combo[order]
@@ -156,17 +170,16 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray) -> np.ndarray:
     same = ranked[1:] == ranked[:-1]
     prev[order[1:][same]] = order[:-1][same]
     starts = np.zeros(n, dtype=np.int32)
-    candidates = np.flatnonzero(prev >= 0)  # only rows whose key recurs can open a pass
+    candidates = np.flatnonzero((prev >= 0) | opener)
     if len(candidates):
         block_start = np.maximum.accumulate(np.where(block_change, np.arange(n), 0))
         pass_start, block = -1, -1
-        for i, p, b in zip(candidates.tolist(), prev[candidates].tolist(),
-                           block_start[candidates].tolist()):
+        for i, p, b, o in zip(candidates.tolist(), prev[candidates].tolist(),
+                              block_start[candidates].tolist(), opener[candidates].tolist()):
             if b != block:
                 block, pass_start = b, b
-            if p >= pass_start:
+            if o or p >= pass_start:
                 starts[i] = 1
                 pass_start = i
     batch = np.cumsum(starts, dtype=np.int32)
-    base = batch[np.flatnonzero(block_change)]
-    return batch - base[block_no]
+    return batch - batch[block_first][block_no]

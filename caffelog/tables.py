@@ -70,7 +70,9 @@ def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     is_update = (key_table["direction"].to_numpy() == "update")[keys] if len(keys) else np.zeros(0, bool)
     p = place_rows(t, lines, is_update)
     change = changes(p.segment, p.iteration, p.test, p.test_net, is_update)
-    batch = batch_index(change, keys)
+    is_forward = (key_table["direction"].to_numpy() == "forward")[keys] if len(keys) else np.zeros(0, bool)
+    kind = p.test.astype(np.int8) * 2 + is_update
+    batch = batch_index(change, keys, is_forward, kind)
     del change, is_update
     frame = {
         "segment": p.segment,
@@ -186,7 +188,10 @@ def build_net(sink: RecordSink) -> pd.DataFrame:
     rows = []
     for b in sink.layers:
         proto = dumped.get((b.segment, b.net), {}).get(b.layer, {})
-        kind = proto.get("type") or ("Split" if b.layer.endswith("_split") else None)
+        kind = proto.get("type")
+        if isinstance(kind, list):  # a damaged dump repeating the field: the last one wins
+            kind = kind[-1] if kind else None
+        kind = str(kind) if kind else ("Split" if b.layer.endswith("_split") else None)
         rows.append((b.segment, b.net, b.index, b.layer, kind, b.bottoms, b.tops, b.top_shapes,
                      b.top_counts, b.loss_weight, b.needs_backward, json.dumps(proto), b.line))
     df = pd.DataFrame(rows, columns=NET_COLUMNS)

@@ -1,6 +1,7 @@
 """Damaged and hostile logs: no crash, nothing good lost, linear time, names stay data."""
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import json
@@ -8,6 +9,7 @@ import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,3 +151,21 @@ def test_names_are_escaped_where_rendered():
     assert r"\<img src=x onerror=alert(1)\>\|\*\*x\*\*" in md
     ctrl = caffelog.read_log([lines[0].replace(evil, "a\x1b[31mred"), lines[1]])
     assert "\x1b" not in render_text(ctrl, diagnose(ctrl))
+
+
+def _corpus():
+    path = Path(__file__).parent / "corpus" / "fuzz_failures.txt"
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, seed, rest = line.split(" ", 2)
+            kinds, count = rest.rsplit(" ", 1)
+            yield name, int(seed), ast.literal_eval(kinds), int(count)
+
+
+@pytest.mark.parametrize("name,seed,kinds,count", list(_corpus()))
+def test_fuzz_corpus(name, seed, kinds, count):
+    """Cases the fuzz campaign once broke: a pass's first line lost, repeated dump fields..."""
+    path = Path(__file__).parent.parent / "sample_logs" / name
+    original = path.read_bytes()
+    data, hit = damage(original, seed, kinds, count)
+    diagnose(check_nothing_good_lost(caffelog.read_log(path), original, data, hit))
