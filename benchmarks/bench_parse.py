@@ -27,23 +27,28 @@ SHARED = ROOT.parent / "shared"
 LONG_RUN = SHARED / "real_logs" / "long_run" / "train.log.gz"
 BASELINE = SHARED / "bench" / "handwritten_regex.py"
 
+# Each Python method prints "<seconds spent parsing, imports excluded> <tables bytes>".
+_TIMED = ("import sys, time; {setup}; t = time.perf_counter(); {work}; "
+          "print(time.perf_counter() - t, {tables})")
+_TABLES = "sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES)"
 METHODS = {
     "wc -l": ["wc", "-l", "{log}"],
-    "python line loop": [sys.executable, "-c",
-                         "import sys\nn=0\nfor line in open(sys.argv[1], encoding='utf-8', errors='replace'): n+=1",
-                         "{log}"],
-    "baseline regex": [sys.executable, "-c",
-                       "import sys; sys.path.insert(0, sys.argv[2]); import handwritten_regex as h; "
-                       "df = h.parse(sys.argv[1])", "{log}", str(BASELINE.parent)],
-    "caffelog 1 process": [sys.executable, "-c",
-                           "import sys, caffelog; log = caffelog.read_log(sys.argv[1], workers=1); "
-                           "print(sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES))", "{log}"],
-    "caffelog 2 processes": [sys.executable, "-c",
-                             "import sys, caffelog; log = caffelog.read_log(sys.argv[1], workers=2); "
-                             "print(sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES))", "{log}"],
-    "caffelog cached": [sys.executable, "-c",
-                        "import sys; from caffelog.cache import read_log_cached; read_log_cached(sys.argv[1])",
-                        "{log}"],
+    "python line loop": [sys.executable, "-c", _TIMED.format(
+        setup="pass", work="n = sum(1 for _ in open(sys.argv[1], encoding='utf-8', errors='replace'))",
+        tables=0), "{log}"],
+    "baseline regex": [sys.executable, "-c", _TIMED.format(
+        setup="sys.path.insert(0, sys.argv[2]); import handwritten_regex as h",
+        work="df = h.parse(sys.argv[1])", tables="df.memory_usage(deep=True).sum()"),
+        "{log}", str(BASELINE.parent)],
+    "caffelog 1 process": [sys.executable, "-c", _TIMED.format(
+        setup="import caffelog", work="log = caffelog.read_log(sys.argv[1], workers=1)", tables=_TABLES),
+        "{log}"],
+    "caffelog 2 processes": [sys.executable, "-c", _TIMED.format(
+        setup="import caffelog", work="log = caffelog.read_log(sys.argv[1], workers=2)", tables=_TABLES),
+        "{log}"],
+    "caffelog cached": [sys.executable, "-c", _TIMED.format(
+        setup="from caffelog.cache import read_log_cached", work="log = read_log_cached(sys.argv[1])",
+        tables=_TABLES), "{log}"],
 }
 
 
@@ -82,21 +87,24 @@ def bench(log: Path, title: str, methods: list[str]) -> None:
     size = log.stat().st_size
     n_lines = sum(1 for _ in open(log, "rb"))
     print(f"\n{title}: {size / 1e6:,.1f} MB, {n_lines:,} lines")
-    print(f"{'method':24} {'seconds':>8} {'MB/s':>8} {'lines/s':>12} {'peak RSS MB':>12}")
-    results = {}
+    print(f"{'method':22} {'parse s':>8} {'MB/s':>7} {'lines/s':>11} {'wall s':>7} {'wall MB/s':>9} "
+          f"{'peak RSS MB':>11} {'tables MB':>9}")
+    parse_s = {}
     for name in methods:
         if name == "caffelog cached":
             run(METHODS[name], log)  # warm the cache first: this measures the second look
-        seconds, rss, out = run(METHODS[name], log)
-        results[name] = seconds
-        extra = f"   tables {int(out) / 1e6:,.0f} MB" if out.isdigit() else ""
-        print(f"{name:24} {seconds:8.2f} {size / seconds / 1e6:8.1f} {n_lines / seconds:12,.0f} "
-              f"{rss / 1e6:12,.0f}{extra}")
-    best = min(results.get("caffelog 1 process", 1e9), results.get("caffelog 2 processes", 1e9))
-    if "baseline regex" in results:
-        print(f"caffelog / baseline regex: {results['baseline regex'] / best:.1f}x faster")
-    if "python line loop" in results:
-        print(f"caffelog / python line loop: {results['python line loop'] / best:.2f} of its speed")
+        wall, rss, out = run(METHODS[name], log)
+        fields = out.split()
+        seconds = float(fields[0]) if name != "wc -l" else wall
+        tables = f"{float(fields[1]) / 1e6:9,.0f}" if len(fields) > 1 and name != "wc -l" else " " * 9
+        parse_s[name] = seconds
+        print(f"{name:22} {seconds:8.2f} {size / seconds / 1e6:7.1f} {n_lines / seconds:11,.0f} "
+              f"{wall:7.2f} {size / wall / 1e6:9.1f} {rss / 1e6:11,.0f} {tables}")
+    best = min(parse_s.get("caffelog 1 process", 1e9), parse_s.get("caffelog 2 processes", 1e9))
+    if "baseline regex" in parse_s:
+        print(f"caffelog (best) vs baseline regex: {parse_s['baseline regex'] / best:.1f}x faster")
+    if "python line loop" in parse_s:
+        print(f"caffelog (best) vs python line loop: {parse_s['python line loop'] / best:.2f} of its speed")
 
 
 def main() -> None:

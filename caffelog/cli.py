@@ -56,6 +56,10 @@ def _warn(log: CaffeLog, show_skipped: bool = False) -> None:
 
 LOG_ARG = click.argument("log", type=click.Path(dir_okay=True, allow_dash=True))
 NO_CACHE = click.option("--no-cache", is_flag=True, help="Parse again even if a cached parse exists.")
+POLL = click.option("--poll", type=float, default=1.0, show_default=True,
+                    help="With --follow: seconds between reads.")
+IDLE_TIMEOUT = click.option("--idle-timeout", type=float, default=None,
+                            help="With --follow: stop after this many seconds without new lines.")
 SHOW_SKIPPED = click.option("--show-skipped", is_flag=True, help="List the line numbers that were skipped.")
 
 
@@ -78,9 +82,8 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--follow", is_flag=True,
               help="Keep reading LOG as it grows; stream the blobs table as CSV rows once attributed.")
-@click.option("--poll", type=float, default=1.0, show_default=True, help="With --follow: seconds between reads.")
-@click.option("--idle-timeout", type=float, default=None,
-              help="With --follow: stop after this many seconds without new lines.")
+@POLL
+@IDLE_TIMEOUT
 @NO_CACHE
 @SHOW_SKIPPED
 @friendly_errors
@@ -125,9 +128,8 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
               help="Exit 1 when a finding is at least this severe.  [default: error]")
 @click.option("--follow", is_flag=True, help="Keep reading LOG as it grows; print findings as they appear.")
 @click.option("--fail-fast", is_flag=True, help="With --follow: exit 1 at the first error-level finding.")
-@click.option("--poll", type=float, default=1.0, show_default=True, help="With --follow: seconds between reads.")
-@click.option("--idle-timeout", type=float, default=None,
-              help="With --follow: stop after this many seconds without new lines.")
+@POLL
+@IDLE_TIMEOUT
 @NO_CACHE
 @SHOW_SKIPPED
 @friendly_errors

@@ -25,6 +25,9 @@ import numpy as np
 from .records import FIELD_NAMES, RecordSink
 
 _GRAMMAR_NAME = "caffe.lark"
+# A Caffe line is never this long; longer ones are skipped as damaged without being parsed,
+# which keeps the time linear for hostile input.
+MAX_PARSED = 1 << 16
 
 
 def grammar_path() -> Path:
@@ -80,6 +83,7 @@ class LineParser:
         self._slot_re = re.compile(rf"(?<![\w.\-])({number})")
         self._level1: dict[str, int] = {}
         self._level2: dict[tuple[bool, str], Shape] = {}
+        self._level2_glog: dict[str, Shape] = {}
         self.lark_calls = 0
 
     # -- the hot path -----------------------------------------------------------------------
@@ -121,8 +125,27 @@ class LineParser:
 
     # -- everything else ------------------------------------------------------------------
     def _slow(self, line: str, n: int) -> None:
+        cut = line.find("] ")
+        if cut > 0 and len(line) <= MAX_PARSED and "\x00" not in line:
+            # level 2 for glog lines whose template was compiled before (solver lines, totals)
+            msg = line[cut + 2:].rstrip("\r\n")
+            parts = self._slot_re.split(msg)
+            shape = self._level2_glog.get("\x00".join(parts[0::2]))
+            if shape is not None:
+                try:
+                    fields = shape.fields(parts[1::2])
+                except (ValueError, IndexError):
+                    self.sink.skip(n, "unknown")
+                    return
+                self.sink.emit(shape.kind, fields, n)
+                if shape.names_only and shape.kind in self.sink.BLOB_KINDS:
+                    self._register_level1(msg, shape.kind, fields)  # e.g. `param blob 1` after `0`
+                return
+        self._slowest(line, n)
+
+    def _slowest(self, line: str, n: int) -> None:
         line = line.rstrip("\r\n")
-        if len(line) > 65536 or not line.strip() or "\x00" in line:
+        if len(line) > MAX_PARSED or not line.strip() or "\x00" in line:
             self.sink.skip(n, "empty" if not line.strip() else "damaged")
             return
         prefix = self._prefix_re.match(line)
@@ -135,6 +158,9 @@ class LineParser:
             shape = self._compile(line, prefix.end() if prefix else 0, msg, parts)
             if shape is not UNPARSED or len(self._level2) < 100_000:
                 self._level2[key] = shape
+            if (shape not in (UNPARSED, PER_LINE) and prefix is not None
+                    and line.find("] ") + 2 == prefix.end()):
+                self._level2_glog[key[1]] = shape  # same message start as the fast split
         if shape is PER_LINE:
             shape = self._shape_for_line(line)
         if shape is UNPARSED:

@@ -20,9 +20,6 @@ Source = Union[str, os.PathLike, IO, Iterable[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH_BYTES = 1 << 20
-# A Caffe line is never this long; longer ones are counted as skipped without being parsed,
-# which keeps the time linear for hostile input.
-MAX_LINE = 1 << 16
 
 
 class LogInputError(Exception):
