@@ -1,0 +1,26 @@
+"""A non-editable install finds its grammar: build the wheel and run caffelog from it alone."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_carries_the_grammar_and_parses_from_it(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("caffelog-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        assert "caffelog/grammars/caffe.lark" in z.namelist()
+        z.extractall(tmp_path / "site")
+    code = ("import caffelog, caffelog.parser as p, sys; "
+            "assert str(p.grammar_path()).startswith(sys.argv[1]), p.grammar_path(); "
+            "print(len(caffelog.read_log(sys.argv[2]).blobs))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site"),
+                          str(ROOT / "sample_logs" / "dead_relu" / "train.log")],
+                         cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1973"
