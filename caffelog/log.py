@@ -79,10 +79,7 @@ def read_log(source: Source, progress: Callable[[int], None] | None = None,
     workers = default_workers() if workers is None else workers
     stats = ReadStats()
     if parallel.usable(source, workers):
-        describe(source)
-        sink, n = parallel.parse_records_parallel(source, workers)
-        if progress:
-            progress(os.path.getsize(source))
+        sink, n = parallel.parse_records_parallel(source, workers, progress)
     else:
         sink, n = parse_records(source, progress, stats)
     return build_log(sink, n, describe(source), stats)

@@ -72,7 +72,7 @@ def chunk_bounds(path: str, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _parse_range(path: str, start: int, end: int):
+def _parse_range(path: str, start: int, end: int, progress=None):
     sink = RecordingSink()
     parser = LineParser(sink)
     stream = io.TextIOWrapper(io.BufferedReader(_RangeReader(path, start, end)),
@@ -82,6 +82,8 @@ def _parse_range(path: str, start: int, end: int):
         while batch := stream.readlines(BATCH_BYTES):
             parser.feed(batch, n + 1)
             n += len(batch)
+            if progress:
+                progress(sum(map(len, batch)))
     lines, keys, values = sink.blob_columns()
     return (n, lines, keys, values, sink.blob_keys, sink.totals, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
@@ -100,14 +102,17 @@ def usable(path, workers: int) -> bool:
         return False
 
 
-def parse_records_parallel(path: str, workers: int = 2) -> tuple[RecordSink, int]:
-    """Parse a plain file with `workers` processes; the same RecordSink one process would fill."""
+def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[RecordSink, int]:
+    """Parse a plain file with `workers` processes; the same RecordSink one process would fill.
+
+    progress, if given, hears the main process's share scaled up to the whole file."""
     path = os.fspath(path)
     bounds = chunk_bounds(path, workers)
+    scaled = (lambda k: progress(k * len(bounds))) if progress else None
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ctx.Pool(len(bounds) - 1) as pool:
         pending = [pool.apply_async(_parse_range, (path, a, b)) for a, b in bounds[1:]]
-        results = [_parse_range(path, *bounds[0])] + [p.get() for p in pending]
+        results = [_parse_range(path, *bounds[0], scaled)] + [p.get() for p in pending]
     return _stitch(results)
 
 
