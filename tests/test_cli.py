@@ -136,3 +136,52 @@ def test_second_look_comes_from_the_cache(tmp_path, monkeypatch):
     assert second.solver == first.solver and second.skipped.lines == first.skipped.lines
     r = run("cache", "clear")
     assert "removed 1" in r.output and not list((tmp_path / "cache").iterdir())
+
+
+HEAD = REAL_LOGS["dead_relu"].read_bytes()
+
+
+@pytest.mark.parametrize("name,data,status,stderr_has", [
+    ("truncated mid-line", HEAD[:100_003], 0, "lines skipped"),
+    ("truncated mid-number", HEAD[: HEAD.index(b"data: 0.0", 120_000) + 8], 0, ""),
+    ("crlf", HEAD.replace(b"\n", b"\r\n"), 0, ""),
+    ("lone cr", HEAD.replace(b"\n", b"\r"), 0, ""),
+    ("nul bytes", HEAD[:50_000] + b"\x00" * 40 + b"\n" + HEAD[50_000:], 0, "lines skipped"),
+    ("invalid utf-8", HEAD[:60_000] + b"\xff\xfe\xc3\x28\n" + HEAD[60_000:], 0, "lines skipped"),
+    ("10 MB line", HEAD[:70_000] + b"x" * (10 << 20) + b"\n" + HEAD[70_000:], 0, "lines skipped"),
+    ("crash trace", REAL_LOGS["nan_explode"].read_bytes(), 0, ""),
+    ("binary", bytes(range(256)) * 400, 2, "not a Caffe log"),
+    ("empty", b"", 2, "empty input"),
+])
+def test_each_bad_input_via_file_and_stdin(tmp_path, name, data, status, stderr_has):
+    path = tmp_path / "in.log"
+    path.write_bytes(data)
+    for args, stdin in (([str(path)], None), (["-"], data)):
+        r = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", *args, "--no-cache"],
+                           input=stdin, capture_output=True)
+        err = r.stderr.decode()
+        assert r.returncode == status, (name, err)
+        assert "Traceback" not in err and stderr_has in err
+        if status == 2:
+            assert err.count("\n") == 1
+
+
+def test_stdin_closed_early():
+    p = subprocess.run(f"head -c 150000 {REAL_LOGS['dead_relu']} | {sys.executable} -m caffelog.cli parse -",
+                       shell=True, capture_output=True, text=True)
+    assert p.returncode == 0 and "iterations 0.." in p.stdout and "Traceback" not in p.stderr
+
+
+def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import caffelog.export as export
+    target = tmp_path / "blobs.parquet"
+
+    def broken(df, target, fmt):
+        with open(target, "wb") as f:
+            f.write(b"PAR1 half written")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "_write", broken)
+    with pytest.raises(KeyboardInterrupt):
+        export.write_table(parsed("dead_relu").blobs, str(target))
+    assert list(tmp_path.iterdir()) == []

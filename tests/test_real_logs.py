@@ -252,3 +252,22 @@ def test_long_run_head_per_iteration_shape_and_killed_tail():
     assert list(tail["line"]) == [39998, 39999, 40000] and set(tail["iteration"]) == {563}
     assert any("inferred" in w for w in log.warnings)
     assert scalar(log, "loss", source="iteration")[0] == 0.695814
+
+
+# ---------------------------------------------------------------- resumed runs (segments)
+def test_a_log_appended_twice_gives_two_segments():
+    """A resumed run appends a second start-up to the same file (FORMAT.md section 9); here the
+    real dead_relu log twice, as if the run had been started again into the same file."""
+    import caffelog
+    text = REAL_LOGS["dead_relu"].read_text()
+    n = text.count("\n")
+    log = caffelog.read_log(text.splitlines(keepends=True) * 2)
+    one = parsed("dead_relu")
+    b = log.blobs
+    assert set(b["segment"]) == {0, 1} and len(b) == 2 * len(one.blobs)
+    second = b[b["segment"] == 1].reset_index(drop=True)
+    assert list(second["iteration"]) == list(one.blobs["iteration"])  # iterations repeat
+    assert list(second["line"]) == list(one.blobs["line"] + n)
+    assert len(log.solvers) == 2 and set(log.net["segment"]) == {0, 1}
+    loss = log.scalars[(log.scalars["name"] == "loss") & (log.scalars["source"] == "iteration")]
+    assert loss.groupby("segment").size().tolist() == [51, 51]
