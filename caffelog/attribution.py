@@ -41,33 +41,36 @@ class Timeline:
         self.lr_segments = self.segment_of(self.lr_lines)
 
 
-def build_timeline(events: list[tuple], displays: list[int]) -> Timeline:
-    """Sort the solver events into the arrays the row attribution needs."""
-    seg, loss, lr, markers = [], [], [], []
-    test_iter, test_net = -1, -1
+def build_timeline(events: list[tuple], solver, displays: list[int]) -> Timeline:
+    """Sort the solver events into the arrays the row attribution needs.
+
+    events holds the rare events as (line, kind, fields); solver (records.SolverColumns) the
+    per-iteration loss, lr and net-output lines as columns."""
+    generic, seg = [], []
     for line, kind, fields in events:
         if kind == "solver_params":
             seg.append(line)
-            markers.append((line, TRAIN, -1, -1))
-        elif kind == "iteration_loss":
-            loss.append((line, fields["iteration"]))
-            markers.append((line, TRAIN, -1, -1))
-        elif kind == "iteration_lr":
-            lr.append((line, fields["iteration"]))
-            markers.append((line, TRAIN, -1, -1))
+            generic.append((line, TRAIN, -1, -1))
         elif kind == "testing":
-            test_iter, test_net = fields["iteration"], fields["test_net"]
-            markers.append((line, TEST_START, test_iter, test_net))
-        elif kind == "net_output":
-            code = TEST_END if fields["phase"] == "Test" else TRAIN
-            markers.append((line, code, test_iter, test_net))
+            generic.append((line, TEST_START, fields["iteration"], fields["test_net"]))
         elif kind in _TEST_END_KINDS:
-            markers.append((line, TEST_END, test_iter, test_net))
-    loss_a = np.array(loss, dtype=np.int64).reshape(-1, 2)
-    lr_a = np.array(lr, dtype=np.int64).reshape(-1, 2)
-    mk = np.array(markers, dtype=np.int64).reshape(-1, 4)
-    return Timeline(np.array(seg, dtype=np.int64), loss_a[:, 0], loss_a[:, 1], lr_a[:, 0],
-                    lr_a[:, 1], mk[:, 0], mk[:, 1], mk[:, 2], mk[:, 3], displays or [1])
+            generic.append((line, TEST_END, -1, -1))
+    g = np.array(generic, dtype=np.int64).reshape(-1, 4)
+    loss_lines, lr_lines = _ints(solver.loss_line), _ints(solver.lr_line)
+    out_lines, out_test = _ints(solver.out_line), _ints(solver.out_test).astype(bool)
+    lines = np.concatenate([g[:, 0], loss_lines, lr_lines, out_lines])
+    codes = np.concatenate([g[:, 1], np.full(len(loss_lines) + len(lr_lines), TRAIN),
+                            np.where(out_test, TEST_END, TRAIN)])
+    pad = np.full(len(lines) - len(g), -1)
+    iters, nets = np.concatenate([g[:, 2], pad]), np.concatenate([g[:, 3], pad])
+    order = np.argsort(lines, kind="stable")
+    return Timeline(np.array(seg, dtype=np.int64), loss_lines, _ints(solver.loss_iter), lr_lines,
+                    _ints(solver.lr_iter), lines[order], codes[order], iters[order], nets[order],
+                    displays or [1])
+
+
+def _ints(column) -> np.ndarray:
+    return np.asarray(column, dtype=np.int64)
 
 
 @dataclass

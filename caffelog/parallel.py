@@ -16,7 +16,7 @@ import numpy as np
 
 from .parser import LineParser
 from .reader import BATCH_BYTES, GZIP_MAGIC
-from .records import BLOB_KINDS, RecordSink
+from .records import BLOB_KINDS, SOLVER_COLUMN_KINDS, RecordSink
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
 
@@ -53,7 +53,7 @@ class RecordingSink(RecordSink):
         self.replay: list[tuple] = []
 
     def emit(self, kind: str, fields: dict, line: int) -> None:
-        if kind in BLOB_KINDS or kind in ("update_owned", "all_params"):
+        if kind in BLOB_KINDS or kind in SOLVER_COLUMN_KINDS or kind in ("update_owned", "all_params"):
             super().emit(kind, fields, line)
         else:
             self.replay.append((kind, fields, line))
@@ -85,7 +85,7 @@ def _parse_range(path: str, start: int, end: int, progress=None):
             if progress:
                 progress(sum(map(len, batch)))
     lines, keys, values = sink.blob_columns()
-    return (n, lines, keys, values, sink.blob_keys, sink.totals, sink.replay,
+    return (n, lines, keys, values, sink.blob_keys, sink.totals, sink.solver, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
 
 
@@ -119,11 +119,12 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
 def _stitch(results) -> tuple[RecordSink, int]:
     sink = RecordSink()
     offset = 0
-    for n, lines, keys, values, key_table, totals, replay, skipped, reasons in results:
+    for n, lines, keys, values, key_table, totals, solver, replay, skipped, reasons in results:
         remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int64)
         if len(lines):
             sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend((line + offset, *rest) for line, *rest in totals)
+        sink.solver.extend(solver, offset)
         for kind, fields, line in replay:
             sink.emit(kind, fields, line + offset)
         sink.skipped_lines.extend(line + offset for line in skipped)

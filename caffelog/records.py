@@ -121,6 +121,63 @@ class LayerBuild:
     needs_backward: bool | None = None
 
 
+class SolverColumns:
+    """The solver lines of every displayed iteration (`Iteration N ..., loss`, `Iteration N, lr`,
+    `Train/Test net output #k`) as columns: millions of them in a long log, so no dict per line."""
+
+    def __init__(self) -> None:
+        self.loss_line, self.loss_iter = array("q"), array("q")
+        self.loss_value, self.loss_speed = array("d"), array("d")
+        self.lr_line, self.lr_iter, self.lr_value = array("q"), array("q"), array("d")
+        self.out_line, self.out_test, self.out_name = array("q"), array("b"), array("q")
+        self.out_value, self.out_weighted = array("d"), array("d")
+        self.names: list[str] = []
+        self._name_ids: dict[str, int] = {}
+
+    def add(self, kind: str, f: dict, line: int) -> None:
+        if kind == "iteration_loss":
+            self.loss_line.append(line)
+            self.loss_iter.append(f["iteration"])
+            self.loss_value.append(f["value"])
+            self.loss_speed.append(f.get("iter_per_s", NAN))
+        elif kind == "iteration_lr":
+            self.lr_line.append(line)
+            self.lr_iter.append(f["iteration"])
+            self.lr_value.append(f["value"])
+        else:
+            self.out_line.append(line)
+            self.out_test.append(f["phase"] == "Test")
+            self.out_name.append(self.name_id(f["name"]))
+            self.out_value.append(f["value"])
+            self.out_weighted.append(f.get("weighted", NAN))
+
+    def name_id(self, name: str) -> int:
+        index = self._name_ids.get(name)
+        if index is None:
+            index = self._name_ids[name] = len(self.names)
+            self.names.append(name)
+        return index
+
+    def extend(self, other: "SolverColumns", offset: int) -> None:
+        """Append another chunk's columns, its lines shifted by offset (parallel stitching)."""
+        self.loss_line.extend(x + offset for x in other.loss_line)
+        self.loss_iter.extend(other.loss_iter)
+        self.loss_value.extend(other.loss_value)
+        self.loss_speed.extend(other.loss_speed)
+        self.lr_line.extend(x + offset for x in other.lr_line)
+        self.lr_iter.extend(other.lr_iter)
+        self.lr_value.extend(other.lr_value)
+        self.out_line.extend(x + offset for x in other.out_line)
+        self.out_test.extend(other.out_test)
+        self.out_name.extend(self.name_id(other.names[i]) for i in other.out_name)
+        self.out_value.extend(other.out_value)
+        self.out_weighted.extend(other.out_weighted)
+
+
+SOLVER_COLUMN_KINDS = frozenset({"iteration_loss", "iteration_lr", "net_output"})
+NAN = float("nan")
+
+
 class RecordSink:
     """Column builders for every record kind. Parsers append; tables.py reads."""
 
@@ -134,7 +191,8 @@ class RecordSink:
         self.blob_keys: list[tuple[str, str, str, str, str]] = []
         self._key_ids: dict[tuple, int] = {}
         self.totals: list[tuple] = []  # (line, l1_data, l1_diff, l2_data, l2_diff)
-        self.events: list[tuple] = []  # (line, kind, fields)
+        self.events: list[tuple] = []  # (line, kind, fields) of the rarer events
+        self.solver = SolverColumns()
         self.dumps: list[ProtoDump] = []
         self.layers: list[LayerBuild] = []
         self.shared_params: list[dict] = []
@@ -218,6 +276,8 @@ class RecordSink:
         elif kind == "net_params":
             self._dump = ProtoDump("net", line, net=self._net)
             self.dumps.append(self._dump)
+        elif kind in SOLVER_COLUMN_KINDS:
+            self.solver.add(kind, fields, line)
         elif kind in EVENT_KINDS:
             self.events.append((line, kind, fields))
         else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .attribution import Timeline, batch_index, build_timeline, place_rows
+from .attribution import TEST_START, Timeline, batch_index, build_timeline, place_rows
 from .records import RecordSink
 
 BLOB_COLUMNS = ["segment", "iteration", "phase", "test_net", "batch", "direction", "layer",
@@ -122,56 +122,90 @@ def build_totals(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     }, columns=TOTAL_COLUMNS)
 
 
-def build_scalars(events: list[tuple], t: Timeline) -> pd.DataFrame:
-    """One row per solver number, placed by the same rules as the blob rows."""
-    rows = []
-    iteration, test = -1, (-1, -1)
-    seg = -1
-    for line, kind, f in events:
-        if kind == "solver_params":
-            seg += 1
-            iteration = -1
-            continue
-        s = max(seg, 0)
-        if kind == "iteration_loss":
-            iteration = f["iteration"]
-            rows.append((s, iteration, "train", -1, "iteration", "loss", f["value"], np.nan, line))
-            if "iter_per_s" in f:
-                rows.append((s, iteration, "train", -1, "iteration", "iter_per_s", f["iter_per_s"], np.nan,
-                             line))
-        elif kind == "iteration_lr":
-            iteration = f["iteration"]
-            rows.append((s, iteration, "train", -1, "iteration", "lr", f["value"], np.nan, line))
-        elif kind == "testing":
-            test = (f["iteration"], f["test_net"])
-        elif kind == "net_output" and f["phase"] == "Test":
-            rows.append((s, test[0], "test", test[1], "output", f["name"], f["value"],
-                         f.get("weighted", np.nan), line))
-        elif kind == "net_output":
-            rows.append((s, iteration, "train", -1, "output", f["name"], f["value"],
-                         f.get("weighted", np.nan), line))
-        elif kind == "test_loss":
-            rows.append((s, test[0], "test", test[1], "test", "test_loss", f["value"], np.nan, line))
-        elif kind == "test_score":
-            rows.append((s, test[0], "test", test[1], "output", f"score#{f['index']}", f["value"], np.nan,
-                         line))
+def build_scalars(sink: RecordSink, t: Timeline) -> pd.DataFrame:
+    """One row per solver number, placed by the same rules as the blob rows: train outputs and
+    clipping take the iteration of the `Iteration N` line before them (same segment), test
+    outputs that of the `Testing net` line before them."""
+    c = sink.solver
+    frames = []
+
+    def add(lines, iters, test_nets, phase, source, names, values, weighted=None, sub=0):
+        lines = np.asarray(lines, dtype=np.int64)
+        n = len(lines)
+        frames.append(pd.DataFrame({
+            "segment": t.segment_of(lines), "iteration": np.asarray(iters, dtype=np.int64),
+            "phase": np.full(n, phase), "test_net": np.broadcast_to(np.asarray(test_nets, np.int64), n),
+            "source": np.full(n, source), "name": np.broadcast_to(np.asarray(names, dtype=object), n),
+            "value": np.asarray(values, dtype=np.float64),
+            "weighted": np.full(n, np.nan) if weighted is None else np.asarray(weighted, np.float64),
+            "line": lines, "_sub": sub}))
+
+    anchors = _Anchors(t, c)
+    add(c.loss_line, c.loss_iter, -1, "train", "iteration", "loss", c.loss_value)
+    speed = np.asarray(c.loss_speed, dtype=np.float64)
+    has = ~np.isnan(speed) if len(speed) else np.zeros(0, bool)
+    add(np.asarray(c.loss_line, np.int64)[has], np.asarray(c.loss_iter, np.int64)[has], -1, "train",
+        "iteration", "iter_per_s", speed[has], sub=1)
+    add(c.lr_line, c.lr_iter, -1, "train", "iteration", "lr", c.lr_value)
+    out_lines = np.asarray(c.out_line, dtype=np.int64)
+    test = np.asarray(c.out_test, dtype=bool)
+    names = np.asarray(c.names + [""], dtype=object)[np.asarray(c.out_name, dtype=np.int64)] \
+        if len(out_lines) else np.zeros(0, object)
+    values, weighted = np.asarray(c.out_value, np.float64), np.asarray(c.out_weighted, np.float64)
+    tr = ~test
+    add(out_lines[tr], anchors.train(out_lines[tr]), -1, "train", "output", names[tr], values[tr], weighted[tr])
+    ti, tn = anchors.test(out_lines[test])
+    add(out_lines[test], ti, tn, "test", "output", names[test], values[test], weighted[test])
+    for line, kind, f in sink.events:
+        if kind in ("test_loss", "test_score"):
+            ti, tn = anchors.test(np.array([line]))
+            name = "test_loss" if kind == "test_loss" else f"score#{f['index']}"
+            add([line], ti, tn, "test", "test" if kind == "test_loss" else "output", name, [f["value"]])
         elif kind == "clipping":
-            rows.append((s, iteration, "train", -1, "clipping", "clip_norm", f["l2_norm"], np.nan, line))
-            rows.append((s, iteration, "train", -1, "clipping", "clip_scale", f["scale"], np.nan, line))
+            it = anchors.train(np.array([line]))
+            add([line], it, -1, "train", "clipping", "clip_norm", [f["l2_norm"]])
+            add([line], it, -1, "train", "clipping", "clip_scale", [f["scale"]], sub=1)
         elif kind == "multistep":
-            rows.append((s, f["iteration"], "train", -1, "multistep", "lr_step", float(f["step"]), np.nan,
-                         line))
-    df = pd.DataFrame(rows, columns=SCALAR_COLUMNS)
+            add([line], [f["iteration"]], -1, "train", "multistep", "lr_step", [float(f["step"])])
+    df = pd.concat(frames, ignore_index=True).sort_values(["line", "_sub"], kind="stable")
+    df = df.drop(columns="_sub").reset_index(drop=True)
     df["segment"] = df["segment"].astype(np.int32)
     df["iteration"] = _int_or_na(df["iteration"].to_numpy(np.int64))
     df["test_net"] = _int_or_na(df["test_net"].to_numpy(np.int64))
     df["phase"] = pd.Categorical(df["phase"], dtype=PHASES)
     df["source"] = df["source"].astype("category")
-    df["name"] = df["name"].astype("category")
-    df["value"] = df["value"].astype(np.float64)
-    df["weighted"] = df["weighted"].astype(np.float64)
-    df["line"] = df["line"].astype(np.int64)
-    return df
+    df["name"] = df["name"].astype(str).astype("category")
+    return df[SCALAR_COLUMNS]
+
+
+class _Anchors:
+    """The solver lines that give a scalar its iteration."""
+
+    def __init__(self, t: Timeline, c):
+        lines = np.concatenate([np.asarray(c.loss_line, np.int64), np.asarray(c.lr_line, np.int64)])
+        iters = np.concatenate([np.asarray(c.loss_iter, np.int64), np.asarray(c.lr_iter, np.int64)])
+        order = np.argsort(lines, kind="stable")
+        self.t, self.lines, self.iters = t, lines[order], iters[order]
+        start = t.marker_codes == TEST_START
+        self.test_lines, self.test_iters = t.marker_lines[start], t.marker_iters[start]
+        self.test_nets = t.marker_nets[start]
+
+    def train(self, lines: np.ndarray) -> np.ndarray:
+        """Iteration of the `Iteration N` line before each line, in the same segment, else -1."""
+        j = np.searchsorted(self.lines, lines) - 1
+        ok = j >= 0
+        jc = np.maximum(j, 0)
+        if len(self.lines):
+            ok &= self.t.segment_of(self.lines[jc]) == self.t.segment_of(lines)
+            return np.where(ok, self.iters[jc], -1)
+        return np.full(len(lines), -1)
+
+    def test(self, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j = np.searchsorted(self.test_lines, lines) - 1
+        if not len(self.test_lines):
+            return np.full(len(lines), -1), np.full(len(lines), -1)
+        jc = np.maximum(j, 0)
+        return np.where(j >= 0, self.test_iters[jc], -1), np.where(j >= 0, self.test_nets[jc], -1)
 
 
 def build_net(sink: RecordSink) -> pd.DataFrame:
@@ -202,7 +236,7 @@ def build_net(sink: RecordSink) -> pd.DataFrame:
 
 def timeline_of(sink: RecordSink, solvers: list[dict]) -> Timeline:
     displays = [_positive_int(s.get("display"), 1) for s in solvers]
-    return build_timeline(sink.events, displays)
+    return build_timeline(sink.events, sink.solver, displays)
 
 
 def _positive_int(value, default: int) -> int:
