@@ -156,7 +156,8 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     if n == 0:
         return np.zeros(0, dtype=np.int32)
     kind = np.zeros(n, dtype=np.int8) if kind is None else kind
-    block_no = np.cumsum(block_change, dtype=np.int64) - 1
+    block_no = np.cumsum(block_change, dtype=np.int32)
+    block_no -= 1
     block_first = np.flatnonzero(block_change)
     opener = np.zeros(n, dtype=bool)
     for k in np.unique(kind[block_first]):
@@ -166,23 +167,28 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     if is_forward is not None and n > 1:
         opener[1:] |= is_forward[1:] & ~is_forward[:-1]
     opener &= ~block_change
-    combo = block_no * (int(keys.max()) + 1) + keys
+    combo = block_no.astype(np.int64) * (int(keys.max()) + 1) + keys
     order = np.argsort(combo, kind="stable")
     ranked = combo[order]
+    del combo
     prev = np.full(n, -1, dtype=np.int64)  # previous row with the same key in the same block
     same = ranked[1:] == ranked[:-1]
+    del ranked
     prev[order[1:][same]] = order[:-1][same]
+    del order, same
     starts = np.zeros(n, dtype=np.int32)
     candidates = np.flatnonzero((prev >= 0) | opener)
     if len(candidates):
-        block_start = np.maximum.accumulate(np.where(block_change, np.arange(n), 0))
+        block_start = block_first[np.searchsorted(block_first, candidates, side="right") - 1]
         pass_start, block = -1, -1
         for i, p, b, o in zip(candidates.tolist(), prev[candidates].tolist(),
-                              block_start[candidates].tolist(), opener[candidates].tolist()):
+                              block_start.tolist(), opener[candidates].tolist()):
             if b != block:
                 block, pass_start = b, b
             if o or p >= pass_start:
                 starts[i] = 1
                 pass_start = i
+    del prev, opener
     batch = np.cumsum(starts, dtype=np.int32)
-    return batch - batch[block_first][block_no]
+    batch -= batch[block_first][block_no]
+    return batch

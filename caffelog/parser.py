@@ -158,7 +158,7 @@ class LineParser:
             shape = self._compile(line, prefix.end() if prefix else 0, msg, parts)
             if shape is not UNPARSED or len(self._level2) < 100_000:
                 self._level2[key] = shape
-            if (shape not in (UNPARSED, PER_LINE) and prefix is not None
+            if (shape is not UNPARSED and shape is not PER_LINE and prefix is not None
                     and line.find("] ") + 2 == prefix.end()):
                 self._level2_glog[key[1]] = shape  # same message start as the fast split
         if shape is PER_LINE:

@@ -72,8 +72,9 @@ def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     change = changes(p.segment, p.iteration, p.test, p.test_net, is_update)
     is_forward = (key_table["direction"].to_numpy() == "forward")[keys] if len(keys) else np.zeros(0, bool)
     kind = p.test.astype(np.int8) * 2 + is_update
+    del is_update
     batch = batch_index(change, keys, is_forward, kind)
-    del change, is_update
+    del change, is_forward, kind
     frame = {
         "segment": p.segment,
         "iteration": _int_or_na(p.iteration),
@@ -88,7 +89,7 @@ def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     frame["value"] = values
     frame["line"] = lines
     frame["inferred"] = p.inferred
-    return pd.DataFrame(frame, columns=BLOB_COLUMNS)
+    return pd.DataFrame(frame, columns=BLOB_COLUMNS, copy=False)
 
 
 def changes(*columns: np.ndarray) -> np.ndarray:
