@@ -122,7 +122,9 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
                     ax.plot(x, shown, styles[i % 4], color=color, lw=1.2, label=name, marker=".", ms=3)
                 else:  # raw values faint behind a rolling median, so long noisy runs stay readable
                     ax.plot(*_envelope(x, shown), styles[i % 4], color=color, lw=0.5, alpha=0.25)
-                    ax.plot(x, _rolling_median(shown, len(x) // 200), styles[i % 4], color=color,
+                    smooth = _rolling_median(shown, len(x) // 200)
+                    step = max(1, len(x) // 1500)  # a smooth line needs no more points than pixels
+                    ax.plot(x[::step], smooth[::step], styles[i % 4], color=color,
                             lw=1.6, label=f"{name} (rolling median)" if name else None)
                 name = None
                 zero, bad = y == 0, ~np.isfinite(y)
@@ -155,7 +157,7 @@ def _rolling_median(y: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(y).rolling(max(window, 3), center=True, min_periods=1).median().to_numpy()
 
 
-def _envelope(x: np.ndarray, y: np.ndarray, bins: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+def _envelope(x: np.ndarray, y: np.ndarray, bins: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """At most 2 x bins points that draw the same picture: each bin's min and max, in order.
 
     A 18,000-iteration line has more points than the figure has pixels; drawing all of them
