@@ -16,7 +16,7 @@ def _where(f: Finding) -> str:
         parts.append(f"iter {span}")
     if f.line is not None:
         parts.append(f"line {f.line}")
-    return ", ".join(parts)
+    return ", ".join(parts) or "whole run"
 
 
 def _clean(text) -> str:

@@ -37,6 +37,21 @@ class Rule:
         kw.setdefault("severity", self.severity)
         return Finding(rule=self.id, message=message, **kw)
 
+    def episode(self, message: str, rows: pd.DataFrame, first: pd.Series | None = None,
+                **kw) -> Finding:
+        """A finding over table rows (in log order): it starts at `first` (default: the first
+        row) and ends at the last row's iteration; where-fields come from the first row."""
+        first = rows.iloc[0] if first is None else first
+        kw.setdefault("segment", int(first["segment"]))
+        kw.setdefault("iteration", as_int(first["iteration"]))
+        kw.setdefault("last_iteration", as_int(rows["iteration"].iloc[-1]))
+        kw.setdefault("line", int(first["line"]))
+        kw.setdefault("phase", "train")
+        for column in ("direction", "layer", "blob", "quantity"):
+            if column in first.index:
+                kw.setdefault(column, first[column])
+        return self.finding(message, **kw)
+
 
 def layer_span(layers: list[str]) -> str:
     """'ip1-ip3' for a run of numbered names, else a comma list."""
@@ -145,9 +160,15 @@ def layer_param_block(params: dict) -> dict:
     return {}
 
 
-def first_row(df: pd.DataFrame) -> pd.Series | None:
-    return df.sort_values("line").iloc[0] if len(df) else None
-
-
 def finite(values: pd.Series) -> pd.Series:
     return values[np.isfinite(values.to_numpy())]
+
+
+def fmt_value(v) -> str:
+    """A number as Caffe prints it (%g), nan/inf spelled out."""
+    return f"{v:g}" if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
+
+
+def as_int(v) -> int | None:
+    """An iteration from a nullable column: None where it is missing."""
+    return None if v is None or pd.isna(v) else int(v)

@@ -1,8 +1,7 @@
 """dead-activation: ReLU layers whose output is 0 throughout the run."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
-from .non_finite import _int
+from .base import Context, Rule, as_float, as_int, layer_param_block, layer_span
 
 
 class DeadActivation(Rule):
@@ -41,15 +40,12 @@ class DeadActivation(Rule):
         severity = "error" if any(self._cuts_path(ctx, l) for l in names) else "warning"
         out = []
         for layer, rows in dead:
-            first = rows.iloc[0]
-            out.append(self.finding(
-                f"{layer} ({ctx.layer_types[layer]}): top {first['blob']} is 0 in all "
-                f"{len(rows)} displayed forward passes: every unit is dead",
-                severity=severity, advice=_advice(ctx, layer), segment=int(first["segment"]),
-                iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction="forward", layer=layer, blob=first["blob"],
-                quantity="data", value=float(rows["value"].max()), threshold=self.t["floor"],
-                line=int(first["line"]), evidence=[f"dead activation layers: {layer_span(names)}"]))
+            out.append(self.episode(
+                f"{layer} ({ctx.layer_types[layer]}): top {rows['blob'].iloc[0]} is 0 in all "
+                f"{len(rows)} displayed forward passes: every unit is dead", rows,
+                severity=severity, advice=_advice(ctx, layer), layer=layer,
+                value=float(rows["value"].max()), threshold=self.t["floor"],
+                evidence=[f"dead activation layers: {layer_span(names)}"]))
         return out
 
     def _cuts_path(self, ctx: Context, layer: str) -> bool:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_int, fmt_value
 
 
 class Exploding(Rule):
@@ -29,16 +28,12 @@ class Exploding(Rule):
         big = t[finite & (t["value"].to_numpy() >= self.t["value"])]
         for layer, rows in big.groupby("layer", observed=True, sort=False):
             first = rows.iloc[0]
-            out.append(self.finding(
+            out.append(self.episode(
                 f"{layer}: {first['direction']} {first['role']} {first['blob']} {first['quantity']} = "
-                f"{_fmt(first['value'])} >= {self.t['value']:g} at iteration {first['iteration']}; "
+                f"{fmt_value(first['value'])} >= {self.t['value']:g} at iteration {first['iteration']}; "
                 f"{len(rows)} values past it up to iteration {rows['iteration'].iloc[-1]} "
-                f"(max {_fmt(rows['value'].max())})",
-                advice=_advice(ctx), segment=int(first["segment"]),
-                iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction=first["direction"], layer=layer, blob=first["blob"],
-                quantity=first["quantity"], value=float(first["value"]), threshold=self.t["value"],
-                line=int(first["line"])))
+                f"(max {fmt_value(rows['value'].max())})", rows,
+                advice=_advice(ctx), layer=layer, value=float(first["value"]), threshold=self.t["value"]))
         out.sort(key=lambda f: f.line)
         norm = self._norm_jump(ctx)
         if norm is not None:
@@ -59,10 +54,10 @@ class Exploding(Rule):
                     and diff[i] > data[i]):
                 r = last.iloc[i]
                 return self.finding(
-                    f"All-net-params L2 norm of the diff jumped to {_fmt(diff[i])} (from "
-                    f"{_fmt(lo.min())} within {window} displayed iterations), larger than the "
-                    f"weights' L2 norm {_fmt(data[i])}, at iteration {r['iteration']}",
-                    advice=_advice(ctx), segment=int(r["segment"]), iteration=_int(r["iteration"]),
+                    f"All-net-params L2 norm of the diff jumped to {fmt_value(diff[i])} (from "
+                    f"{fmt_value(lo.min())} within {window} displayed iterations), larger than the "
+                    f"weights' L2 norm {fmt_value(data[i])}, at iteration {r['iteration']}",
+                    advice=_advice(ctx), segment=int(r["segment"]), iteration=as_int(r["iteration"]),
                     phase="train", direction="backward", quantity="diff", value=float(diff[i]),
                     threshold=self.t["norm_growth"], line=int(r["line"]))
         return None

@@ -1,8 +1,7 @@
 """gradient-clipping: how often and how hard clip_gradients cut the gradient."""
 from __future__ import annotations
 
-from .base import Context, Rule
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_int, fmt_value
 
 
 class GradientClipping(Rule):
@@ -22,11 +21,9 @@ class GradientClipping(Rule):
         scale = s[s["name"] == "clip_scale"]
         if scale.empty:
             return []
-        first = scale.iloc[0]
-        return [self.finding(
+        return [self.episode(
             f"gradients were clipped {len(scale)} times (clip_gradients "
-            f"{ctx.knob('clip_gradients')}); median scale factor {_fmt(scale['value'].median())}, "
-            f"smallest {_fmt(scale['value'].min())}",
+            f"{ctx.knob('clip_gradients')}); median scale factor {fmt_value(scale['value'].median())}, "
+            f"smallest {fmt_value(scale['value'].min())}", scale,
             advice="constant clipping means the threshold sets the step: consider a lower base_lr",
-            iteration=_int(first["iteration"]), last_iteration=_int(scale["iteration"].iloc[-1]),
-            phase="train", value=float(scale["value"].median()), line=int(first["line"]))]
+            value=float(scale["value"].median()))]

@@ -1,9 +1,8 @@
 """loss-divergence: the train loss rising well above its best."""
 from __future__ import annotations
 
-from .base import Context, Rule
+from .base import Context, Rule, as_int, fmt_value
 from .loss_trend import windows
-from .non_finite import _fmt, _int
 
 
 class LossDivergence(Rule):
@@ -25,11 +24,11 @@ class LossDivergence(Rule):
             if best is not None and best["median"] > 0 and row["median"] >= self.t["factor"] * best["median"]:
                 lr, policy = ctx.knob("base_lr"), ctx.knob("lr_policy", "fixed")
                 return [self.finding(
-                    f"train loss rose to {_fmt(row['median'])} (median of iterations "
-                    f"{_int(row['iteration'])}-{_int(row['last_iteration'])}) from {_fmt(best['median'])} "
-                    f"(iterations {_int(best['iteration'])}-{_int(best['last_iteration'])})",
+                    f"train loss rose to {fmt_value(row['median'])} (median of iterations "
+                    f"{as_int(row['iteration'])}-{as_int(row['last_iteration'])}) from {fmt_value(best['median'])} "
+                    f"(iterations {as_int(best['iteration'])}-{as_int(best['last_iteration'])})",
                     advice=f"base_lr is {lr} with lr_policy {policy}: lower it, or set clip_gradients",
-                    iteration=_int(row["iteration"]), last_iteration=_int(row["last_iteration"]),
+                    iteration=as_int(row["iteration"]), last_iteration=as_int(row["last_iteration"]),
                     phase="train", value=float(row["median"]), threshold=self.t["factor"],
                     line=int(row["line"]))]
             if best is None or row["median"] < best["median"]:

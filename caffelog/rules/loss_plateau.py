@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .base import Context, Rule
+from .base import Context, Rule, as_int, fmt_value
 from .loss_trend import windows
-from .non_finite import _fmt, _int
 
 
 class LossPlateau(Rule):
@@ -35,10 +34,10 @@ class LossPlateau(Rule):
             chance = f" (= ln {round(k)}: chance level for {round(k)} classes)"
         last = w.iloc[-1]
         return [self.finding(
-            f"train loss never fell {self.t['drop']:.0%} below its start: {_fmt(first['median'])} "
-            f"at the start, best window {_fmt(best)}{chance}, over iterations "
-            f"{_int(first['iteration'])}-{_int(last['last_iteration'])}",
+            f"train loss never fell {self.t['drop']:.0%} below its start: {fmt_value(first['median'])} "
+            f"at the start, best window {fmt_value(best)}{chance}, over iterations "
+            f"{as_int(first['iteration'])}-{as_int(last['last_iteration'])}",
             advice="the net is not learning: see the other findings (dead or saturated units, "
                    f"vanishing gradients); base_lr is {ctx.knob('base_lr')}; check data and labels",
-            iteration=_int(first["iteration"]), last_iteration=_int(last["last_iteration"]),
+            iteration=as_int(first["iteration"]), last_iteration=as_int(last["last_iteration"]),
             phase="train", value=float(best), threshold=self.t["drop"], line=int(first["line"]))]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, finite
+from .base import Context, Rule, as_int, finite, fmt_value
 
 
 class NonFinite(Rule):
@@ -38,7 +38,7 @@ class NonFinite(Rule):
         return [self.finding(
             f"first non-finite value: {what} at iteration {row['iteration']} (line {row['line']}); "
             "the log has no per-layer debug values before it", segment=int(row["segment"]),
-            iteration=_int(row["iteration"]), phase="train", line=int(row["line"]),
+            iteration=as_int(row["iteration"]), phase="train", line=int(row["line"]),
             advice=_advice(ctx, diverged=None))]
 
     def _from_blob(self, ctx: Context, r, bad):
@@ -51,16 +51,16 @@ class NonFinite(Rule):
             if len(hit):
                 h = hit.iloc[0]
                 evidence.append(f"{label}: iteration {h['iteration']}, {h['layer']} {h['role']} "
-                                f"{h['blob']} {h['quantity']} = {_fmt(h['value'])} (line {h['line']})")
+                                f"{h['blob']} {h['quantity']} = {fmt_value(h['value'])} (line {h['line']})")
         loss = ctx.loss[~np.isfinite(ctx.loss["value"].to_numpy())]
         if len(loss):
             evidence.append(f"first non-finite loss: iteration {loss['iteration'].iloc[0]} "
                             f"(line {loss['line'].iloc[0]})")
         where = f"{r['phase']} {r['direction']}, layer {r['layer']}, {r['role']} blob {r['blob']} {r['quantity']}"
         return self.finding(
-            f"first non-finite value: {_fmt(r['value'])} at iteration {r['iteration']}, {where} "
+            f"first non-finite value: {fmt_value(r['value'])} at iteration {r['iteration']}, {where} "
             f"(line {r['line']})", advice=_advice(ctx, diverged), segment=int(r["segment"]),
-            iteration=_int(r["iteration"]), last_iteration=_int(r["iteration"]), phase=r["phase"],
+            iteration=as_int(r["iteration"]), last_iteration=as_int(r["iteration"]), phase=r["phase"],
             direction=r["direction"], layer=r["layer"], blob=r["blob"], quantity=r["quantity"],
             value=float(r["value"]), line=int(r["line"]), evidence=evidence)
 
@@ -76,9 +76,9 @@ class NonFinite(Rule):
         growth = recent.iloc[-1] / start if start > 0 else np.inf
         if growth >= self.t["growth"]:
             return True, (f"values were growing before it: the largest per-layer value went from "
-                          f"{_fmt(start)} (iteration {peak.index[0]}) to {_fmt(recent.iloc[-1])} "
+                          f"{fmt_value(start)} (iteration {peak.index[0]}) to {fmt_value(recent.iloc[-1])} "
                           f"(iteration {recent.index[-1]}): divergence")
-        return False, (f"values were calm right up to it (largest per-layer value {_fmt(recent.max())} "
+        return False, (f"values were calm right up to it (largest per-layer value {fmt_value(recent.max())} "
                        f"over the last {len(recent)} iterations): a numerical fault, not divergence")
 
 
@@ -93,10 +93,3 @@ def _advice(ctx: Context, diverged: bool | None) -> str:
     parts.append(f"clip_gradients is {clip}: lower it" if clip else "or set clip_gradients (e.g. 10)")
     return "; ".join(parts)
 
-
-def _fmt(v) -> str:
-    return f"{v:g}" if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
-
-
-def _int(v):
-    return None if v is None or v != v or v is np.nan or str(v) == "<NA>" else int(v)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_int, fmt_value
 
 FLT_MIN_LOG = 87.3365  # -ln(FLT_MIN): SoftmaxWithLoss clamps each probability at FLT_MIN
 
@@ -36,14 +35,12 @@ class SoftmaxUnderflow(Rule):
         if len(rows) < self.t["min_count"]:
             return []
         first = rows.iloc[0]
-        return [self.finding(
-            f"{len(rows)} train losses are multiples of 87.3365/{batch} (first {_fmt(first['value'])} "
+        return [self.episode(
+            f"{len(rows)} train losses are multiples of 87.3365/{batch} (first {fmt_value(first['value'])} "
             f"= {int(round(first['value'] * batch / FLT_MIN_LOG))}/{batch} x 87.3365 at iteration "
-            f"{first['iteration']}): softmax probabilities underflowed",
+            f"{first['iteration']}): softmax probabilities underflowed", rows,
             advice=f"the logits are huge: lower base_lr ({ctx.knob('base_lr')}) or set clip_gradients",
-            iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
-            phase="train", layer=self._loss_layer(ctx), value=float(first["value"]),
-            threshold=FLT_MIN_LOG / batch, line=int(first["line"]))]
+            layer=self._loss_layer(ctx), value=float(first["value"]), threshold=FLT_MIN_LOG / batch)]
 
     def _batch(self, ctx: Context) -> int | None:
         net = ctx.net

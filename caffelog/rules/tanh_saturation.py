@@ -1,8 +1,7 @@
 """tanh-saturation: TanH units pinned at +-1."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_float, as_int, fmt_value, layer_param_block, layer_span
 
 
 class TanhSaturation(Rule):
@@ -30,15 +29,11 @@ class TanhSaturation(Rule):
         names = [l for l, _ in hot]
         out = []
         for layer, rows in hot:
-            first = rows.iloc[0]
-            out.append(self.finding(
-                f"{layer}: mean |tanh output| {_fmt(rows['value'].median())} (median over "
-                f"{len(rows)} iterations) >= {self.t['level']:g}: units saturated at +-1",
-                advice=_advice(ctx, names), segment=int(first["segment"]),
-                iteration=_int(first["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction="forward", layer=layer, blob=first["blob"],
-                quantity="data", value=float(rows["value"].median()), threshold=self.t["level"],
-                line=int(first["line"]), evidence=[f"saturated: {layer_span(names)}"]))
+            out.append(self.episode(
+                f"{layer}: mean |tanh output| {fmt_value(rows['value'].median())} (median over "
+                f"{len(rows)} iterations) >= {self.t['level']:g}: units saturated at +-1", rows,
+                advice=_advice(ctx, names), layer=layer, value=float(rows["value"].median()),
+                threshold=self.t["level"], evidence=[f"saturated: {layer_span(names)}"]))
         return out
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import Context, Rule
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_int, fmt_value
 
 ADAPTIVE = {"Adam", "RMSProp", "AdaGrad", "AdaDelta"}
 
@@ -75,14 +74,12 @@ class UpdateRatio(Rule):
             if low <= med <= high or med == 0:
                 continue  # exactly 0 is zero-gradient's finding
             side = "below" if med < low else "above"
-            out.append(self.finding(
-                f"{layer}: {label}update:param ratio {_fmt(med)} (median over {len(rows)} iterations) "
-                f"is {side} the healthy range [{_fmt(low)}, {_fmt(high)}]",
-                advice=_advice(ctx, side, layer), segment=int(rows["segment"].iloc[0]),
-                iteration=_int(rows["iteration"].iloc[0]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction="update" if not estimated else "backward", layer=layer,
-                blob="0", value=med, threshold=low if side == "below" else high,
-                line=int(rows["line"].iloc[0]), estimated=estimated))
+            out.append(self.episode(
+                f"{layer}: {label}update:param ratio {fmt_value(med)} (median over {len(rows)} iterations) "
+                f"is {side} the healthy range [{fmt_value(low)}, {fmt_value(high)}]", rows,
+                advice=_advice(ctx, side, layer), direction="update" if not estimated else "backward",
+                layer=layer, blob="0", value=med, threshold=low if side == "below" else high,
+                estimated=estimated))
         return out
 
 

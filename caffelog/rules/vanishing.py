@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
-from .non_finite import _fmt, _int
+from .base import Context, Rule, as_float, as_int, fmt_value, layer_param_block, layer_span
 
 
 class Vanishing(Rule):
@@ -46,13 +45,10 @@ class Vanishing(Rule):
         out = []
         for layer, m, ratio in weak:
             rows = w[w["layer"] == layer]
-            out.append(self.finding(
-                f"{layer}: median mean |weight diff| {_fmt(m)} is {1 / ratio:.0f}x smaller than "
-                f"{reference_layer}'s ({_fmt(reference)}): barely learning",
-                advice=_advice(ctx, names), segment=int(rows["segment"].iloc[0]),
-                iteration=_int(rows["iteration"].iloc[0]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction="backward", layer=layer, blob="0", quantity="diff",
-                value=float(m), threshold=self.t["ratio"], line=int(rows["line"].iloc[0]),
+            out.append(self.episode(
+                f"{layer}: median mean |weight diff| {fmt_value(m)} is {1 / ratio:.0f}x smaller than "
+                f"{reference_layer}'s ({fmt_value(reference)}): barely learning", rows,
+                advice=_advice(ctx, names), layer=layer, value=float(m), threshold=self.t["ratio"],
                 evidence=[f"barely learning: {layer_span(names)}"]))
         return out
 

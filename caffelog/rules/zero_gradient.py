@@ -1,8 +1,7 @@
 """zero-gradient: learnable layers whose every param diff is exactly 0."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
-from .non_finite import _int
+from .base import Context, Rule, as_float, as_int, layer_param_block, layer_span
 
 
 class ZeroGradient(Rule):
@@ -42,13 +41,10 @@ class ZeroGradient(Rule):
             rows = p[p["layer"] == layer]
             first_zero = rows[rows["value"] == 0].iloc[0]
             span = "every displayed iteration" if zero.all() else f"the last {run} displayed iterations"
-            out.append(self.finding(
+            out.append(self.episode(
                 f"{layer}: every param diff is exactly 0 in {span} "
-                f"({len(zero)} iterations): the layer does not learn",
-                severity=severity, advice=_advice(ctx, layer), segment=int(first_zero["segment"]),
-                iteration=_int(first_zero["iteration"]), last_iteration=_int(rows["iteration"].iloc[-1]),
-                phase="train", direction="backward", layer=layer, blob=first_zero["blob"],
-                quantity="diff", value=0.0, line=int(first_zero["line"]),
+                f"({len(zero)} iterations): the layer does not learn", rows, first=first_zero,
+                severity=severity, advice=_advice(ctx, layer), layer=layer, value=0.0,
                 evidence=[f"layers with zero gradients: {layer_span(names)} "
                           f"of {len(ctx.learnable)} learnable"]))
         return out
