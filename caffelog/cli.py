@@ -11,7 +11,7 @@ import sys
 import click
 
 from . import __version__
-from .export import write_all, write_table
+from .export import write_table
 from .log import CaffeLog
 from .reader import LogInputError, UsageError
 
@@ -102,15 +102,21 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
         from .live import stream_rows
         stream_rows(log, poll, idle_timeout)
         return
+    if output and output != "-" and (output.endswith(os.sep) or os.path.isdir(output)
+                                     or not os.path.splitext(output)[1]):
+        from .stream import write_tables  # every table, in bounded memory, as the log streams
+        result = write_tables(log, output, force=force)
+        for warning in result.warnings:
+            click.echo(f"caffelog: warning: {warning}", err=True)
+        for path in result.written:
+            click.echo(path)
+        return
     parsed = load(log, use_cache=not no_cache, quiet=output == "-")
     _warn(parsed, show_skipped)
     if output is None:
         click.echo(summarize(parsed))
     elif output == "-":
         write_table(parsed.table(table), "-")
-    elif output.endswith(os.sep) or os.path.isdir(output) or not os.path.splitext(output)[1]:
-        for path in write_all(parsed, output, force=force):
-            click.echo(path)
     else:
         write_table(parsed.table(table), output, force=force)
         click.echo(output)

@@ -1,7 +1,6 @@
 """Writing tables: Parquet, CSV or JSON, atomically, never over an existing file unasked."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -9,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .log import CaffeLog
 from .reader import UsageError
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
@@ -30,21 +28,6 @@ def write_table(df: pd.DataFrame, target: str, fmt: str | None = None, force: bo
     if fmt is None:
         raise UsageError(f"{target}: unknown output format (use .parquet, .csv or .json)")
     _atomic(path, force, lambda tmp: _write(df, tmp, fmt))
-
-
-def write_all(log: CaffeLog, directory: str, force: bool = False) -> list[Path]:
-    """Every table as Parquet in a directory, plus solver.json."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in log.TABLES:
-        path = out / f"{name}.parquet"
-        _atomic(path, force, lambda tmp, df=log.table(name): _write(df, tmp, "parquet"))
-        written.append(path)
-    path = out / "solver.json"
-    _atomic(path, force, lambda tmp: tmp.write_text(json.dumps(log.solvers, indent=2, default=str)))
-    written.append(path)
-    return written
 
 
 def _atomic(path: Path, force: bool, write) -> None:

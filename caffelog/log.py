@@ -119,17 +119,23 @@ def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = Non
 
 
 def _warnings(log: CaffeLog, stats: ReadStats | None) -> list[str]:
+    return warnings_for(len(log.blobs), len(log.totals), len(log.scalars),
+                        int(log.blobs["inferred"].sum()), log.skipped, stats)
+
+
+def warnings_for(n_blobs: int, n_totals: int, n_scalars: int, inferred: int,
+                 skipped: tables.Skipped, stats: ReadStats | None) -> list[str]:
+    """What the user must know about a parse: missing debug_info, skipped lines, a cut gzip..."""
     out = []
-    if log.blobs.empty and log.totals.empty:
+    if not n_blobs and not n_totals:
         out.append(NO_DEBUG_INFO)
-    elif log.blobs.empty and log.scalars.empty:
+    elif not n_blobs and not n_scalars:
         out.append("only `All net params` lines: this looks like glog's ERROR or WARNING file; "
                    "the per-layer values and iterations are in the INFO file (caffe.INFO)")
-    if log.skipped.count:
-        out.append(str(log.skipped))
+    if skipped.count:
+        out.append(str(skipped))
     if stats is not None and stats.truncated_gzip:
         out.append("the gzip stream ends early (file cut short); read what was there")
-    inferred = int(log.blobs["inferred"].sum())
     if inferred:
         out.append(f"{inferred} values after the last `Iteration` line (run killed?): "
                    "iteration inferred from `display`")

@@ -65,8 +65,13 @@ def _unwrap(node):
 
 
 def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
-    lines, keys, values = sink.blob_columns()
-    key_table = pd.DataFrame(sink.blob_keys, columns=["direction", "layer", "role", "blob", "quantity"])
+    return blobs_frame(*sink.blob_columns(), sink.blob_keys, t)
+
+
+def blobs_frame(lines: np.ndarray, keys: np.ndarray, values: np.ndarray, blob_keys: list[tuple],
+                t: Timeline) -> pd.DataFrame:
+    """The blobs table of these rows (in line order), placed on the timeline."""
+    key_table = pd.DataFrame(blob_keys, columns=["direction", "layer", "role", "blob", "quantity"])
     is_update = (key_table["direction"].to_numpy() == "update")[keys] if len(keys) else np.zeros(0, bool)
     p = place_rows(t, lines, is_update)
     change = changes(p.segment, p.iteration, p.test, p.test_net, is_update)
@@ -112,7 +117,12 @@ def _categorical_from_keys(column: pd.Series, keys: np.ndarray, dtype) -> pd.Cat
 
 
 def build_totals(sink: RecordSink, t: Timeline) -> pd.DataFrame:
-    arr = np.array(sink.totals, dtype=np.float64).reshape(-1, 5)
+    return totals_frame(sink.totals, t)
+
+
+def totals_frame(totals: list[tuple], t: Timeline) -> pd.DataFrame:
+    """The totals table of these All-net-params rows (line, l1_data, l1_diff, l2_data, l2_diff)."""
+    arr = np.array(totals, dtype=np.float64).reshape(-1, 5)
     lines = arr[:, 0].astype(np.int64)
     p = place_rows(t, lines)
     batch = batch_index(changes(p.segment, p.iteration), np.zeros(len(lines), np.int64))

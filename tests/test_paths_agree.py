@@ -57,3 +57,31 @@ def test_gzip_and_lines_equal_the_file(tmp_path):
                   caffelog.read_log(open(path, "rb"))):
         for name in plain.TABLES:
             pd.testing.assert_frame_equal(plain.table(name), other.table(name), check_categorical=False)
+
+
+@pytest.mark.parametrize("name", list(REAL_LOGS))
+def test_streamed_parquet_equals_the_tables(name, tmp_path):
+    """parse -o DIR writes row groups as the log streams; with a tiny flush size every real log
+    is cut into many pieces, and the files still equal read_log's tables."""
+    from caffelog import stream
+
+    flushes = []
+    original = stream._Streamer.flush
+    monkey = lambda self, final: (flushes.append(final), original(self, final))[1]
+    stream._Streamer.flush = monkey
+    try:
+        result = stream.write_tables(REAL_LOGS[name], str(tmp_path), flush_rows=500)
+    finally:
+        stream._Streamer.flush = original
+    log = caffelog.read_log(REAL_LOGS[name])
+    for table in log.TABLES:
+        got = pd.read_parquet(tmp_path / f"{table}.parquet")
+        want = log.table(table)
+        if table == "net":
+            assert list(got["layer"]) == list(want["layer"])
+            continue
+        pd.testing.assert_frame_equal(want.reset_index(drop=True), got, check_categorical=False,
+                                      check_dtype=False)
+    assert result.warnings == log.warnings and result.n_lines == log.n_lines
+    if len(log.blobs) > 500:  # it really streamed (checked after each 1 MB batch of lines)
+        assert flushes.count(False) >= (3 if name == "long_run_head" else 1)

@@ -1,0 +1,156 @@
+"""`caffelog parse -o DIR` in bounded memory: tables written as Parquet row groups as the log
+streams, so a 10 GB log never has its 100 million rows in memory at once.
+
+Rows are written once their attribution is final: everything before the last
+`Iteration N ..., loss` line seen (train rows there already know their iteration; test rows
+know theirs from the `Testing net` line before them). The rest waits for the next flush. The
+solver events (a few per iteration, as columns) are kept to the end; the small tables (scalars,
+net, solver) are written last. The files equal what read_log() builds (a test compares them).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import tables
+from .export import OutputExistsError
+from .log import CaffeLog, warnings_for
+from .parser import LineParser
+from .reader import LogInputError, ReadStats, Source, describe, iter_batches
+from .records import RecordSink
+
+FLUSH_ROWS = 1_000_000
+DICTIONARY = {"phase", "direction", "layer", "role", "blob", "quantity"}
+
+
+@dataclass
+class _TableWriter:
+    """One Parquet file written in row groups under a temporary name, renamed when complete."""
+
+    path: Path
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    rows: int = 0
+    tmp: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.writer is None:
+            schema = pa.Schema.from_pandas(df, preserve_index=False)
+            for i, f in enumerate(schema):
+                if f.name in DICTIONARY:  # categories grow as the log goes on: one schema for all
+                    schema = schema.set(i, pa.field(f.name, pa.dictionary(pa.int32(), pa.string())))
+            self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema)
+        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class _Streamer:
+    def __init__(self, directory: Path):
+        self.sink = RecordSink()
+        self.parser = LineParser(self.sink)
+        self.blobs = _TableWriter(directory / "blobs.parquet")
+        self.totals = _TableWriter(directory / "totals.parquet")
+        self.inferred = 0
+        self.empty_blobs = self.empty_totals = None
+
+    def flush(self, final: bool) -> None:
+        sink = self.sink
+        lines, keys, values = sink.blob_columns()
+        if final:
+            cut, total_cut = len(lines), len(sink.totals)
+        elif len(sink.solver.loss_line):
+            last = sink.solver.loss_line[-1]
+            cut = int(np.searchsorted(lines, last))
+            total_cut = int(np.searchsorted(np.array([r[0] for r in sink.totals], dtype=np.int64), last))
+        else:
+            return
+        timeline = tables.timeline_of(sink, tables.solver_settings(sink.dumps))
+        head = tables.blobs_frame(lines[:cut], keys[:cut], values[:cut], sink.blob_keys, timeline)
+        self.inferred += int(head["inferred"].sum())
+        if len(head) or (final and self.blobs.writer is None):
+            self.blobs.write(head)
+        sink.blob_chunks = [[lines[cut:], keys[cut:], values[cut:]]]
+        totals = tables.totals_frame(sink.totals[:total_cut], timeline)
+        if len(totals) or (final and self.totals.writer is None):
+            self.totals.write(totals)
+        sink.totals = sink.totals[total_cut:]
+
+    def pending(self) -> int:
+        return sum(len(c[0]) for c in self.sink.blob_chunks) + len(self.sink.blob_line)
+
+
+@dataclass
+class StreamedLog:
+    """What a streamed parse reports: the small tables and the warnings (blobs and totals are
+    on disk only)."""
+
+    source: str
+    n_lines: int
+    rows: dict[str, int]
+    warnings: list[str]
+    written: list[Path]
+
+
+def write_tables(source: Source, directory: str, force: bool = False,
+                 flush_rows: int = FLUSH_ROWS) -> StreamedLog:
+    """Parse source and write every table into directory, holding at most about flush_rows
+    per-blob rows in memory."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
+    if not force and (existing := [n for n in names if (out / n).exists()]):
+        raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
+    s = _Streamer(out)
+    stats, n = ReadStats(), 0
+    try:
+        for batch in iter_batches(source, stats):
+            s.parser.feed(batch, n + 1)
+            n += len(batch)
+            if s.pending() >= flush_rows:
+                s.flush(final=False)
+        if n == 0:
+            raise LogInputError(f"{describe(source)}: empty input")
+        if len(s.sink.skipped_lines) == n:
+            raise LogInputError(f"{describe(source)}: not a Caffe log (no line was understood)")
+        s.flush(final=True)
+        sink = s.sink
+        solvers = tables.solver_settings(sink.dumps)
+        timeline = tables.timeline_of(sink, solvers)
+        small = {"scalars": tables.build_scalars(sink, timeline), "net": tables.build_net(sink)}
+        for name, df in small.items():
+            tmp = out / f".{name}.parquet.partial"
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, out / f"{name}.parquet")
+        (out / "solver.json").write_text(json.dumps(solvers, indent=2, default=str))
+        s.blobs.close()
+        s.totals.close()
+    except BaseException:
+        s.blobs.abandon()
+        s.totals.abandon()
+        raise
+    skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),
+                             dict(sink.skipped_reasons))
+    rows = {"blobs": s.blobs.rows, "totals": s.totals.rows, "scalars": len(small["scalars"]),
+            "net": len(small["net"])}
+    warnings = warnings_for(rows["blobs"], rows["totals"], rows["scalars"], s.inferred, skipped, stats)
+    return StreamedLog(describe(source), n, rows, warnings, [out / name for name in names])
