@@ -46,6 +46,10 @@ METHODS = {
     "caffelog 2 processes": [sys.executable, "-c", _TIMED.format(
         setup="import caffelog", work="log = caffelog.read_log(sys.argv[1], workers=2)", tables=_TABLES),
         "{log}"],
+    "caffelog parse -o DIR": [sys.executable, "-c", _TIMED.format(
+        setup="import tempfile; from caffelog.stream import write_tables",
+        work="write_tables(sys.argv[1], tempfile.mkdtemp(dir=sys.argv[2]))", tables=0),
+        "{log}", "{tmp}"],
     "caffelog cached": [sys.executable, "-c", _TIMED.format(
         setup="from caffelog.cache import read_log_cached", work="log = read_log_cached(sys.argv[1])",
         tables=_TABLES), "{log}"],
@@ -54,7 +58,7 @@ METHODS = {
 
 def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in bytes, and stdout of one command."""
-    argv = [a.replace("{log}", str(log)) for a in cmd]
+    argv = [a.replace("{log}", str(log)).replace("{tmp}", str(log.parent)) for a in cmd]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.stdout.read(), proc.stderr.read()
@@ -111,6 +115,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--big", type=float, default=0, help="also bench a generated log of this many GB")
     ap.add_argument("--skip-baseline", action="store_true", help="leave out the slow regex baseline")
+    ap.add_argument("--big-only", nargs="*", metavar="METHOD",
+                    help="methods to run on the generated log (default: all); e.g. 'caffelog parse -o DIR'")
     ap.add_argument("--make-big", nargs=3, metavar=("SOURCE", "TARGET", "GB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make_big:
@@ -131,7 +137,7 @@ def main() -> None:
             # in a child: the parent must stay small, or every method's peak RSS counts its pages
             subprocess.run([sys.executable, __file__, "--make-big", str(log), str(big), str(args.big)],
                            check=True)
-            bench(big, f"generated {args.big:g} GB", methods)
+            bench(big, f"generated {args.big:g} GB", args.big_only or methods)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -26,7 +26,7 @@ from .parser import LineParser
 from .reader import LogInputError, ReadStats, Source, describe, iter_batches
 from .records import RecordSink
 
-FLUSH_ROWS = 1_000_000
+FLUSH_ROWS = 2_000_000  # ~50 MB of pending records; each flush re-reads the event columns
 DICTIONARY = {"phase", "direction", "layer", "role", "blob", "quantity"}
 
 

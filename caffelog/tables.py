@@ -133,60 +133,98 @@ def totals_frame(totals: list[tuple], t: Timeline) -> pd.DataFrame:
     }, columns=TOTAL_COLUMNS)
 
 
+SOURCES = ["iteration", "output", "test", "clipping", "multistep"]
+
+
 def build_scalars(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     """One row per solver number, placed by the same rules as the blob rows: train outputs and
     clipping take the iteration of the `Iteration N` line before them (same segment), test
-    outputs that of the `Testing net` line before them."""
+    outputs that of the `Testing net` line before them. Built as columns of codes: a long log
+    has millions of these rows."""
     c = sink.solver
-    frames = []
+    names = list(c.names)
+    name_ids = {name: i for i, name in enumerate(names)}
+    parts: list[tuple] = []
 
-    def add(lines, iters, test_nets, phase, source, names, values, weighted=None, sub=0):
+    def name_id(name: str) -> int:
+        if name not in name_ids:
+            name_ids[name] = len(names)
+            names.append(name)
+        return name_ids[name]
+
+    def add(lines, iters, test_nets, test, source, name, values, weighted=None, sub=0):
         lines = np.asarray(lines, dtype=np.int64)
         n = len(lines)
-        frames.append(pd.DataFrame({
-            "segment": t.segment_of(lines), "iteration": np.asarray(iters, dtype=np.int64),
-            "phase": np.full(n, phase), "test_net": np.broadcast_to(np.asarray(test_nets, np.int64), n),
-            "source": np.full(n, source), "name": np.broadcast_to(np.asarray(names, dtype=object), n),
-            "value": np.asarray(values, dtype=np.float64),
-            "weighted": np.full(n, np.nan) if weighted is None else np.asarray(weighted, np.float64),
-            "line": lines, "_sub": sub}))
+        codes = np.full(n, name_id(name)) if isinstance(name, str) else np.asarray(name, np.int64)
+        parts.append((lines, np.broadcast_to(np.asarray(iters, np.int64), n),
+                      np.broadcast_to(np.asarray(test_nets, np.int64), n), np.full(n, test, np.int8),
+                      np.full(n, SOURCES.index(source), np.int8), codes,
+                      np.asarray(values, np.float64),
+                      np.full(n, np.nan) if weighted is None else np.asarray(weighted, np.float64),
+                      np.full(n, sub, np.int8)))
 
     anchors = _Anchors(t, c)
-    add(c.loss_line, c.loss_iter, -1, "train", "iteration", "loss", c.loss_value)
+    loss_lines, loss_iters = np.asarray(c.loss_line, np.int64), np.asarray(c.loss_iter, np.int64)
+    add(loss_lines, loss_iters, -1, 0, "iteration", "loss", c.loss_value)
     speed = np.asarray(c.loss_speed, dtype=np.float64)
-    has = ~np.isnan(speed) if len(speed) else np.zeros(0, bool)
-    add(np.asarray(c.loss_line, np.int64)[has], np.asarray(c.loss_iter, np.int64)[has], -1, "train",
-        "iteration", "iter_per_s", speed[has], sub=1)
-    add(c.lr_line, c.lr_iter, -1, "train", "iteration", "lr", c.lr_value)
-    out_lines = np.asarray(c.out_line, dtype=np.int64)
+    has = ~np.isnan(speed)
+    add(loss_lines[has], loss_iters[has], -1, 0, "iteration", "iter_per_s", speed[has], sub=1)
+    add(c.lr_line, c.lr_iter, -1, 0, "iteration", "lr", c.lr_value)
+    out_lines, out_names = np.asarray(c.out_line, np.int64), np.asarray(c.out_name, np.int64)
     test = np.asarray(c.out_test, dtype=bool)
-    names = np.asarray(c.names + [""], dtype=object)[np.asarray(c.out_name, dtype=np.int64)] \
-        if len(out_lines) else np.zeros(0, object)
     values, weighted = np.asarray(c.out_value, np.float64), np.asarray(c.out_weighted, np.float64)
-    tr = ~test
-    add(out_lines[tr], anchors.train(out_lines[tr]), -1, "train", "output", names[tr], values[tr], weighted[tr])
+    train = ~test
+    add(out_lines[train], anchors.train(out_lines[train]), -1, 0, "output", out_names[train],
+        values[train], weighted[train])
     ti, tn = anchors.test(out_lines[test])
-    add(out_lines[test], ti, tn, "test", "output", names[test], values[test], weighted[test])
-    for line, kind, f in sink.events:
-        if kind in ("test_loss", "test_score"):
-            ti, tn = anchors.test(np.array([line]))
-            name = "test_loss" if kind == "test_loss" else f"score#{f['index']}"
-            add([line], ti, tn, "test", "test" if kind == "test_loss" else "output", name, [f["value"]])
+    add(out_lines[test], ti, tn, 1, "output", out_names[test], values[test], weighted[test])
+    _add_rare_scalars(sink.events, anchors, add, name_id)
+    columns = [np.concatenate(col) for col in zip(*parts)]
+    order = np.lexsort((columns[8], columns[0]))
+    line, iteration, test_net, phase, source, name, value, weight = (col[order] for col in columns[:8])
+    return pd.DataFrame({
+        "segment": t.segment_of(line), "iteration": _int_or_na(iteration),
+        "phase": pd.Categorical.from_codes(phase, dtype=PHASES), "test_net": _int_or_na(test_net),
+        "source": pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES)),
+        "name": _used_categories(name, names), "value": value, "weighted": weight, "line": line,
+    }, columns=SCALAR_COLUMNS)
+
+
+def _add_rare_scalars(events: list[tuple], anchors: "_Anchors", add, name_id) -> None:
+    """Test loss/score, clipping and multistep lines: gathered per kind, added as columns."""
+    rows: dict[str, list] = {"test": [], "clip": [], "step": []}
+    for line, kind, f in events:
+        if kind == "test_loss":
+            rows["test"].append((line, "test", name_id("test_loss"), f["value"]))
+        elif kind == "test_score":
+            rows["test"].append((line, "output", name_id(f"score#{f['index']}"), f["value"]))
         elif kind == "clipping":
-            it = anchors.train(np.array([line]))
-            add([line], it, -1, "train", "clipping", "clip_norm", [f["l2_norm"]])
-            add([line], it, -1, "train", "clipping", "clip_scale", [f["scale"]], sub=1)
+            rows["clip"].append((line, f["l2_norm"], f["scale"]))
         elif kind == "multistep":
-            add([line], [f["iteration"]], -1, "train", "multistep", "lr_step", [float(f["step"])])
-    df = pd.concat(frames, ignore_index=True).sort_values(["line", "_sub"], kind="stable")
-    df = df.drop(columns="_sub").reset_index(drop=True)
-    df["segment"] = df["segment"].astype(np.int32)
-    df["iteration"] = _int_or_na(df["iteration"].to_numpy(np.int64))
-    df["test_net"] = _int_or_na(df["test_net"].to_numpy(np.int64))
-    df["phase"] = pd.Categorical(df["phase"], dtype=PHASES)
-    df["source"] = df["source"].astype("category")
-    df["name"] = df["name"].astype(str).astype("category")
-    return df[SCALAR_COLUMNS]
+            rows["step"].append((line, f["iteration"], float(f["step"])))
+    for source in ("test", "output"):
+        sel = [r for r in rows["test"] if r[1] == source]
+        if sel:
+            lines = np.array([r[0] for r in sel], np.int64)
+            ti, tn = anchors.test(lines)
+            add(lines, ti, tn, 1, source, [r[2] for r in sel], [r[3] for r in sel])
+    if rows["clip"]:
+        lines = np.array([r[0] for r in rows["clip"]], np.int64)
+        it = anchors.train(lines)
+        add(lines, it, -1, 0, "clipping", "clip_norm", [r[1] for r in rows["clip"]])
+        add(lines, it, -1, 0, "clipping", "clip_scale", [r[2] for r in rows["clip"]], sub=1)
+    if rows["step"]:
+        add([r[0] for r in rows["step"]], [r[1] for r in rows["step"]], -1, 0, "multistep", "lr_step",
+            [r[2] for r in rows["step"]])
+
+
+def _used_categories(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """A categorical of the names that occur, in order of first appearance."""
+    used, first = np.unique(codes, return_index=True)
+    used = used[np.argsort(first)]
+    remap = np.full(len(names) + 1, -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return pd.Categorical.from_codes(remap[codes], categories=[names[i] for i in used])
 
 
 class _Anchors:
