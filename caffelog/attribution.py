@@ -41,11 +41,14 @@ class Timeline:
         self.lr_segments = self.segment_of(self.lr_lines)
 
 
-def build_timeline(events: list[tuple], solver, displays: list[int]) -> Timeline:
+def build_timeline(events: list[tuple], solver, displays: list[int],
+                   window: tuple[int, int] | None = None) -> Timeline:
     """Sort the solver events into the arrays the row attribution needs.
 
     events holds the rare events as (line, kind, fields); solver (records.SolverColumns) the
-    per-iteration loss, lr and net-output lines as columns."""
+    per-iteration loss, lr and net-output lines as columns. With window=(lo, hi) only the events
+    that can place rows of lines lo..hi are kept (with one neighbour each side), so a streamed
+    10 GB log does not rebuild millions of markers at every flush."""
     generic, seg = [], []
     for line, kind, fields in events:
         if kind == "solver_params":
@@ -56,21 +59,37 @@ def build_timeline(events: list[tuple], solver, displays: list[int]) -> Timeline
         elif kind in _TEST_END_KINDS:
             generic.append((line, TEST_END, -1, -1))
     g = np.array(generic, dtype=np.int64).reshape(-1, 4)
-    loss_lines, lr_lines = _ints(solver.loss_line), _ints(solver.lr_line)
-    out_lines, out_test = _ints(solver.out_line), _ints(solver.out_test).astype(bool)
-    lines = np.concatenate([g[:, 0], loss_lines, lr_lines, out_lines])
-    codes = np.concatenate([g[:, 1], np.full(len(loss_lines) + len(lr_lines), TRAIN),
-                            np.where(out_test, TEST_END, TRAIN)])
+    if window is not None:
+        a, b = _span(g[:, 0], window)
+        g = np.concatenate([g[g[:, 0] == s_] for s_ in seg] + [g[a:b]]) if seg else g[a:b]
+        g = g[np.unique(g[:, 0], return_index=True)[1]]
+    loss = _columns(solver.loss_line, (solver.loss_iter,), window)
+    lr = _columns(solver.lr_line, (solver.lr_iter,), window)
+    out = _columns(solver.out_line, (solver.out_test,), window)
+    lines = np.concatenate([g[:, 0], loss[0], lr[0], out[0]])
+    codes = np.concatenate([g[:, 1], np.full(len(loss[0]) + len(lr[0]), TRAIN),
+                            np.where(out[1].astype(bool), TEST_END, TRAIN)])
     pad = np.full(len(lines) - len(g), -1)
     iters, nets = np.concatenate([g[:, 2], pad]), np.concatenate([g[:, 3], pad])
     order = np.argsort(lines, kind="stable")
-    return Timeline(np.array(seg, dtype=np.int64), loss_lines, _ints(solver.loss_iter), lr_lines,
-                    _ints(solver.lr_iter), lines[order], codes[order], iters[order], nets[order],
-                    displays or [1])
+    return Timeline(np.array(seg, dtype=np.int64), loss[0], loss[1], lr[0], lr[1], lines[order],
+                    codes[order], iters[order], nets[order], displays or [1])
+
+
+def _span(lines: np.ndarray, window: tuple[int, int]) -> tuple[int, int]:
+    lo, hi = window
+    return max(int(np.searchsorted(lines, lo)) - 1, 0), int(np.searchsorted(lines, hi, "right")) + 1
 
 
 def _ints(column) -> np.ndarray:
     return np.asarray(column, dtype=np.int64)
+
+
+def _columns(lines_column, others, window) -> list[np.ndarray]:
+    """Copies of an event column family (line column first), sliced to the window if any."""
+    lines = _ints(lines_column)
+    a, b = _span(lines, window) if window is not None else (0, len(lines))
+    return [lines[a:b]] + [_ints(c)[a:b] for c in others]
 
 
 @dataclass

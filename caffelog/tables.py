@@ -283,9 +283,9 @@ def build_net(sink: RecordSink) -> pd.DataFrame:
     return df
 
 
-def timeline_of(sink: RecordSink, solvers: list[dict]) -> Timeline:
+def timeline_of(sink: RecordSink, solvers: list[dict], window: tuple[int, int] | None = None) -> Timeline:
     displays = [_positive_int(s.get("display"), 1) for s in solvers]
-    return build_timeline(sink.events, sink.solver, displays)
+    return build_timeline(sink.events, sink.solver, displays, window)
 
 
 def _positive_int(value, default: int) -> int:
