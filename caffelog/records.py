@@ -158,6 +158,22 @@ class SolverColumns:
             self.names.append(name)
         return index
 
+    def split_before(self, line: int) -> "SolverColumns":
+        """Move the entries of lines before `line` into a new SolverColumns (returned); keep the
+        rest. Streaming writes the head and holds only what later rows still need."""
+        from bisect import bisect_left
+        head = SolverColumns()
+        head.names, head._name_ids = self.names, self._name_ids
+        for line_col, cols in (("loss_line", ("loss_iter", "loss_value", "loss_speed")),
+                               ("lr_line", ("lr_iter", "lr_value")),
+                               ("out_line", ("out_test", "out_name", "out_value", "out_weighted"))):
+            k = bisect_left(getattr(self, line_col), line)
+            for name in (line_col, *cols):
+                column = getattr(self, name)
+                setattr(head, name, column[:k])
+                setattr(self, name, column[k:])
+        return head
+
     def extend(self, other: "SolverColumns", offset: int) -> None:
         """Append another chunk's columns, its lines shifted by offset (parallel stitching)."""
         self.loss_line.extend(x + offset for x in other.loss_line)

@@ -26,8 +26,8 @@ from .parser import LineParser
 from .reader import LogInputError, ReadStats, Source, describe, iter_batches
 from .records import RecordSink
 
-FLUSH_ROWS = 2_000_000  # ~50 MB of pending records; each flush re-reads the event columns
-DICTIONARY = {"phase", "direction", "layer", "role", "blob", "quantity"}
+FLUSH_ROWS = 1_000_000  # ~25 MB of pending records, ~150 MB while a flush builds its tables
+DICTIONARY = {"phase", "direction", "layer", "role", "blob", "quantity", "source", "name"}
 
 
 @dataclass
@@ -70,8 +70,8 @@ class _Streamer:
         self.parser = LineParser(self.sink)
         self.blobs = _TableWriter(directory / "blobs.parquet")
         self.totals = _TableWriter(directory / "totals.parquet")
-        self.inferred = 0
-        self.empty_blobs = self.empty_totals = None
+        self.scalars = _TableWriter(directory / "scalars.parquet")
+        self.inferred = self.n_scalars = 0
 
     def flush(self, final: bool) -> None:
         sink = self.sink
@@ -96,6 +96,28 @@ class _Streamer:
         if len(totals) or (final and self.totals.writer is None):
             self.totals.write(totals)
         sink.totals = sink.totals[total_cut:]
+        self._flush_scalars(None if final else last)
+
+    def _flush_scalars(self, upto: int | None) -> None:
+        """Write the scalars of lines before `upto` and forget the events only they needed."""
+        sink = self.sink
+        keep = ("solver_params", "crash_line", "optimization_done")
+        view = RecordSink()
+        view.dumps = sink.dumps
+        if upto is None:
+            view.solver, view.events = sink.solver, sink.events
+        else:
+            view.solver = sink.solver.split_before(upto)
+            view.events = [e for e in sink.events if e[0] < upto]
+            sink.events = [e for e in sink.events if e[0] >= upto or e[1] in keep]
+        view.events = [e for e in sink.events if e[1] == "solver_params"] + \
+            [e for e in view.events if e[1] != "solver_params"]
+        view.events.sort(key=lambda e: e[0])
+        timeline = tables.timeline_of(view, tables.solver_settings(sink.dumps))
+        scalars = tables.build_scalars(view, timeline)
+        self.n_scalars += len(scalars)
+        if len(scalars) or (upto is None and self.scalars.writer is None):
+            self.scalars.write(scalars)
 
     def pending(self) -> int:
         return sum(len(c[0]) for c in self.sink.blob_chunks) + len(self.sink.blob_line)
@@ -137,22 +159,19 @@ def write_tables(source: Source, directory: str, force: bool = False,
         s.flush(final=True)
         sink = s.sink
         solvers = tables.solver_settings(sink.dumps)
-        timeline = tables.timeline_of(sink, solvers)
-        small = {"scalars": tables.build_scalars(sink, timeline), "net": tables.build_net(sink)}
-        for name, df in small.items():
-            tmp = out / f".{name}.parquet.partial"
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, out / f"{name}.parquet")
+        net = tables.build_net(sink)
+        tmp = out / ".net.parquet.partial"
+        net.to_parquet(tmp, index=False)
+        os.replace(tmp, out / "net.parquet")
         (out / "solver.json").write_text(json.dumps(solvers, indent=2, default=str))
-        s.blobs.close()
-        s.totals.close()
+        for writer in (s.blobs, s.totals, s.scalars):
+            writer.close()
     except BaseException:
-        s.blobs.abandon()
-        s.totals.abandon()
+        for writer in (s.blobs, s.totals, s.scalars):
+            writer.abandon()
         raise
     skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),
                              dict(sink.skipped_reasons))
-    rows = {"blobs": s.blobs.rows, "totals": s.totals.rows, "scalars": len(small["scalars"]),
-            "net": len(small["net"])}
+    rows = {"blobs": s.blobs.rows, "totals": s.totals.rows, "scalars": s.scalars.rows, "net": len(net)}
     warnings = warnings_for(rows["blobs"], rows["totals"], rows["scalars"], s.inferred, skipped, stats)
     return StreamedLog(describe(source), n, rows, warnings, [out / name for name in names])
