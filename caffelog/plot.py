@@ -104,6 +104,9 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     if not len(values):
         raise UsageError(f"nothing to plot for {sel.describe()}")
     lo, hi = _edges(values)
+    n_series = sum(f["label"].nunique() for f in frames)
+    # each series gets its own row in the edge bands, so zeros of one do not hide another's
+    stagger = min(0.1, 0.5 / max(n_series, 1))
     fig = Figure(figsize=(11, 6), layout="constrained")
     ax = fig.add_subplot()
     ax.set_yscale("log")
@@ -111,8 +114,10 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     colors: dict[str, str] = {}
     zero_drawn = nonfinite_drawn = False
     first_bad = None
+    k = -1
     for i, (log, frame) in enumerate(zip(logs, frames)):
         for label, series in frame.groupby("label", sort=False):
+            k += 1
             name = label if len(logs) == 1 else f"{label} [{log.source}]"
             color = colors.setdefault(label, f"C{len(colors) % 10}")
             for _, seg in series.groupby("segment"):
@@ -129,22 +134,27 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
                 name = None
                 zero, bad = y == 0, ~np.isfinite(y)
                 if zero.any():
-                    ax.scatter(x[zero], np.full(zero.sum(), lo), marker="v", s=28, color=color,
+                    ax.scatter(x[zero], np.full(zero.sum(), lo * 10 ** (stagger * k)), marker="v", s=28,
+                               color=color,
                                edgecolors=ZERO_COLOR, zorder=3, clip_on=False)
                     zero_drawn = True
                 if bad.any():
-                    ax.scatter(x[bad], np.full(bad.sum(), hi), marker="X", s=40, color=NONFINITE_COLOR,
+                    ax.scatter(x[bad], np.full(bad.sum(), hi / 10 ** (stagger * k)), marker="X", s=40,
+                               color=NONFINITE_COLOR,
                                zorder=3, clip_on=False)
                     nonfinite_drawn = True
                     xb = x[bad].min()
                     first_bad = xb if first_bad is None else min(first_bad, xb)
     ax.set_ylim(lo, hi)
+    if not (np.isfinite(values) & (values > 0)).any():
+        ax.text(0.5, 0.5, "no positive finite value to draw:\nevery selected value is 0 or nan/inf",
+                transform=ax.transAxes, ha="center", va="center", fontsize=11, color="0.3")
     if first_bad is not None:
         ax.axvline(first_bad, color=NONFINITE_COLOR, ls="--", lw=1, label=f"first nan/inf (iteration {first_bad:g})")
     if zero_drawn:
-        ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR, label="exactly 0 (bottom edge)")
+        ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR, label="exactly 0 (bottom band)")
     if nonfinite_drawn:
-        ax.scatter([], [], marker="X", color=NONFINITE_COLOR, label="nan / inf (top edge)")
+        ax.scatter([], [], marker="X", color=NONFINITE_COLOR, label="nan / inf (top band)")
     _legend(ax, max_legend)
     ax.set_xlabel("iteration")
     ax.set_ylabel(Y_LABEL)
@@ -271,7 +281,14 @@ def plot_scalars(logs: list[CaffeLog]) -> Figure:
 
 def _scalar_line(ax, rows: pd.DataFrame, label: str, color: str, marker=None) -> None:
     x, y = rows["iteration"].to_numpy(float), rows["value"].to_numpy(float)
-    ax.plot(x, np.where(np.isfinite(y), y, np.nan), color=color, label=label, marker=marker, ms=3)
+    shown = np.where(np.isfinite(y), y, np.nan)
+    if len(x) <= SMOOTH_ABOVE:
+        ax.plot(x, shown, color=color, label=label, marker=marker, ms=3)
+    else:  # the raw loss of a long run is a solid band: show it faint under a rolling median
+        ax.plot(*_envelope(x, shown), color=color, lw=0.5, alpha=0.25)
+        step = max(1, len(x) // 1500)
+        ax.plot(x[::step], _rolling_median(shown, len(x) // 200)[::step], color=color, lw=1.6,
+                label=f"{label} (rolling median)")
     bad = ~np.isfinite(y)
     if bad.any():
         top = np.nanmax(np.where(np.isfinite(y), y, np.nan)) if np.isfinite(y).any() else 1
