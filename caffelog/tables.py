@@ -77,9 +77,9 @@ def blobs_frame(lines: np.ndarray, keys: np.ndarray, values: np.ndarray, blob_ke
     change = changes(p.segment, p.iteration, p.test, p.test_net, is_update)
     is_forward = (key_table["direction"].to_numpy() == "forward")[keys] if len(keys) else np.zeros(0, bool)
     kind = p.test.astype(np.int8) * 2 + is_update
-    del is_update
     batch = batch_index(change, keys, is_forward, kind)
-    del change, is_forward, kind
+    batch[is_update] = 0  # Net::Update prints once per iteration, whatever iter_size is
+    del change, is_forward, kind, is_update
     frame = {
         "segment": p.segment,
         "iteration": _int_or_na(p.iteration),
