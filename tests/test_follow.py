@@ -97,3 +97,26 @@ def test_cli_parse_follow_streams_attributed_rows(tmp_path):
     import io
     rows = pd.read_csv(io.StringIO(r.stdout))
     assert len(rows) == len(caffelog.read_log(path).blobs)
+
+
+def test_follow_survives_rotation(tmp_path):
+    """logrotate-style: the file is renamed away and a new one starts at the same path."""
+    a = REAL_LOGS["dead_relu"].read_bytes().splitlines(keepends=True)
+    path = tmp_path / "train.log"
+    path.write_bytes(b"".join(a[:600]))
+
+    def rotate():
+        time.sleep(0.3)
+        path.rename(tmp_path / "train.log.1")
+        time.sleep(0.2)
+        path.write_bytes(REAL_LOGS["iter_size_shared"].read_bytes())
+
+    t = threading.Thread(target=rotate)
+    t.start()
+    restarts = []
+    final = follow(str(path), lambda log, restarted: restarts.append(restarted) or True,
+                   poll=0.05, idle_timeout=1.0)
+    t.join()
+    assert True in restarts
+    pd.testing.assert_frame_equal(final.blobs, caffelog.read_log(REAL_LOGS["iter_size_shared"]).blobs,
+                                  check_categorical=False)
