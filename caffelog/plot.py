@@ -102,7 +102,9 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     frames = [select(log, sel) for log in logs]
     values = np.concatenate([f["value"].to_numpy() for f in frames]) if frames else np.zeros(0)
     if not len(values):
-        raise UsageError(f"nothing to plot for {sel.describe()}")
+        hint = ("the log has no per-layer debug values (try --scalars)"
+                if all(log.blobs.empty for log in logs) else "try another --layer/--quantity/--phase")
+        raise UsageError(f"nothing to plot for {sel.describe()}: {hint}")
     lo, hi = _edges(values)
     n_series = sum(f["label"].nunique() for f in frames)
     # each series gets its own row in the edge bands, so zeros of one do not hide another's
