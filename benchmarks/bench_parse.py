@@ -85,7 +85,7 @@ def make_big(source: Path, target: Path, gigabytes: float) -> None:
         out.writelines(head)
         k = 0
         while out.tell() < gigabytes * 1e9:
-            out.write(iteration.sub(lambda m: f"{m[1]}{int(m[2]) + k * step}", body_text) if k else body_text)
+            out.write(iteration.sub(lambda m, k=k: f"{m[1]}{int(m[2]) + k * step}", body_text) if k else body_text)
             k += 1
         out.writelines(tail)
 

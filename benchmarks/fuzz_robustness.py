@@ -37,7 +37,7 @@ def main() -> None:
     originals = {name: (ROOT / "sample_logs" / name).read_bytes() for name in LOGS}
     clean = {name: caffelog.read_log(ROOT / "sample_logs" / name) for name in LOGS}
     failures, start = [], time.time()
-    for case in range(args.cases):
+    for _ in range(args.cases):
         name = rng.choice(LOGS)
         kinds = rng.sample(sorted(DAMAGES), rng.randint(1, 3))
         count, seed = rng.randint(1, 40), rng.randrange(2**32)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from caffelog.cli import main
-from conftest import REAL_LOGS, SAMPLES, parsed
+from conftest import REAL_LOGS, parsed
 
 NAN = str(REAL_LOGS["nan_explode"])
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import gzip
-import io
 import json
 import math
 import subprocess
@@ -11,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st

@@ -1,7 +1,7 @@
 """dead-activation: ReLU layers whose output is 0 throughout the run."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, as_int, layer_param_block, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 
 
 class DeadActivation(Rule):

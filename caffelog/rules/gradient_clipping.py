@@ -1,7 +1,7 @@
 """gradient-clipping: how often and how hard clip_gradients cut the gradient."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_int, fmt_value
+from .base import Context, Rule, fmt_value
 
 
 class GradientClipping(Rule):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, as_int, fmt_value
+from .base import Context, Rule, fmt_value
 
 FLT_MIN_LOG = 87.3365  # -ln(FLT_MIN): SoftmaxWithLoss clamps each probability at FLT_MIN
 

@@ -1,7 +1,7 @@
 """tanh-saturation: TanH units pinned at +-1."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, as_int, fmt_value, layer_param_block, layer_span
+from .base import Context, Rule, as_float, fmt_value, layer_param_block, layer_span
 
 
 class TanhSaturation(Rule):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import Context, Rule, as_int, fmt_value
+from .base import Context, Rule, fmt_value
 
 ADAPTIVE = {"Adam", "RMSProp", "AdaGrad", "AdaDelta"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, as_float, as_int, fmt_value, layer_param_block, layer_span
+from .base import Context, Rule, fmt_value, layer_param_block, layer_span
 
 
 class Vanishing(Rule):

@@ -1,7 +1,7 @@
 """zero-gradient: learnable layers whose every param diff is exactly 0."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, as_int, layer_param_block, layer_span
+from .base import Context, Rule, as_float, layer_param_block, layer_span
 
 
 class ZeroGradient(Rule):
