@@ -6,6 +6,7 @@ objects are never cached. ``CAFFELOG_CACHE_DIR`` moves the cache (tests use it).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -65,13 +66,25 @@ def read_log_cached(source, use_cache: bool = True, progress: bool = False) -> C
 
 
 def _read_with_progress(source, path: Path | None, progress: bool) -> CaffeLog:
-    big = path is not None and path.is_file() and path.stat().st_size > (32 << 20)
-    if not (progress and big and sys.stderr.isatty()):
+    if not progress:
         return read_log(source)
+    with progress_bar(source) as update:
+        return read_log(source, progress=update)
+
+
+@contextlib.contextmanager
+def progress_bar(source):
+    """A progress callback (bytes read) drawing a bar on stderr for a big file on a terminal;
+    None otherwise, so pipes and logs stay clean."""
+    path = Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
+    big = path is not None and path.is_file() and path.stat().st_size > (32 << 20)
+    if not (big and sys.stderr.isatty()):
+        yield None
+        return
     import click
     with click.progressbar(length=path.stat().st_size, label=f"parsing {path.name}",
                            file=sys.stderr) as bar:
-        return read_log(source, progress=bar.update)
+        yield bar.update
 
 
 def save_entry(log: CaffeLog, entry: Path) -> None:

@@ -104,8 +104,10 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
         return
     if output and output != "-" and (output.endswith(os.sep) or os.path.isdir(output)
                                      or not os.path.splitext(output)[1]):
+        from .cache import progress_bar
         from .stream import write_tables  # every table, in bounded memory, as the log streams
-        result = write_tables(log, output, force=force)
+        with progress_bar(log) as update:
+            result = write_tables(log, output, force=force, progress=update)
         for warning in result.warnings:
             click.echo(f"caffelog: warning: {warning}", err=True)
         for path in result.written:

@@ -3,9 +3,10 @@ streams, so a 10 GB log never has its 100 million rows in memory at once.
 
 Rows are written once their attribution is final: everything before the last
 `Iteration N ..., loss` line seen (train rows there already know their iteration; test rows
-know theirs from the `Testing net` line before them). The rest waits for the next flush. The
-solver events (a few per iteration, as columns) are kept to the end; the small tables (scalars,
-net, solver) are written last. The files equal what read_log() builds (a test compares them).
+know theirs from the `Testing net` line before them). The rest waits for the next flush; solver
+events older than the cut are written as scalars and forgotten, so memory does not grow with the
+log. The net table and solver.json are written last. The files equal what read_log() builds (a
+test compares them on every real log, cut into many flushes).
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ class _Streamer:
         self.blobs = _TableWriter(directory / "blobs.parquet")
         self.totals = _TableWriter(directory / "totals.parquet")
         self.scalars = _TableWriter(directory / "scalars.parquet")
-        self.inferred = self.n_scalars = 0
+        self.inferred = 0
 
     def flush(self, final: bool) -> None:
         sink = self.sink
@@ -115,7 +116,6 @@ class _Streamer:
         view.events.sort(key=lambda e: e[0])
         timeline = tables.timeline_of(view, tables.solver_settings(sink.dumps))
         scalars = tables.build_scalars(view, timeline)
-        self.n_scalars += len(scalars)
         if len(scalars) or (upto is None and self.scalars.writer is None):
             self.scalars.write(scalars)
 
@@ -136,7 +136,7 @@ class StreamedLog:
 
 
 def write_tables(source: Source, directory: str, force: bool = False,
-                 flush_rows: int = FLUSH_ROWS) -> StreamedLog:
+                 flush_rows: int = FLUSH_ROWS, progress=None) -> StreamedLog:
     """Parse source and write every table into directory, holding at most about flush_rows
     per-blob rows in memory."""
     out = Path(directory)
@@ -150,6 +150,8 @@ def write_tables(source: Source, directory: str, force: bool = False,
         for batch in iter_batches(source, stats):
             s.parser.feed(batch, n + 1)
             n += len(batch)
+            if progress:
+                progress(sum(map(len, batch)))
             if s.pending() >= flush_rows:
                 s.flush(final=False)
         if n == 0:
