@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 TRAIN, TEST_START, TEST_END = 0, 1, 2
 _TEST_END_KINDS = {"test_loss", "test_score", "test_interrupted"}
@@ -164,12 +165,12 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
 
     Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous,
     and within one forward/backward pass every (direction, layer, role, blob, quantity) key
-    occurs once, in the same order. A new pass starts at a row that
-    - repeats a key already seen in the current pass, or
-    - carries the key that starts most blocks of its kind (the net's first blob), or
-    - is a forward value right after a backward one (iter_size: the next micro-pass).
-    So iter_size k gives k train passes, test_iter k gives k test batches, and a damaged line
-    that is lost (even a pass's first) moves no other row to another batch.
+    occurs once, always in the same order. A first estimate starts a pass at a row that repeats a
+    key of the current pass, carries the key that starts most blocks of its kind, or is a
+    forward value right after a backward one (iter_size). From it each key's usual position in
+    a pass is learned, and the final passes start wherever that position drops (or a key
+    repeats). So iter_size k gives k train passes, test_iter k gives k test batches, and lost
+    lines (damage) move no other row to another batch.
     """
     n = len(keys)
     if n == 0:
@@ -178,24 +179,46 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     block_no = np.cumsum(block_change, dtype=np.int32)
     block_no -= 1
     block_first = np.flatnonzero(block_change)
+    prev = _previous_same_key(block_no, keys)
     opener = np.zeros(n, dtype=bool)
     for k in np.unique(kind[block_first]):
         firsts = keys[block_first[kind[block_first] == k]]
-        common = np.bincount(firsts).argmax()
-        opener |= (kind == k) & (keys == common)
+        opener |= (kind == k) & (keys == np.bincount(firsts).argmax())
     if is_forward is not None and n > 1:
         opener[1:] |= is_forward[1:] & ~is_forward[:-1]
     opener &= ~block_change
+    starts = _pass_starts(prev, opener, block_first)
+    # the usual position of each key in a pass, per block kind; a pass starts where it drops
+    pass_first = np.maximum.accumulate(np.where(starts | block_change, np.arange(n), 0))
+    position = np.arange(n) - pass_first
+    slot = kind.astype(np.int64) * (int(keys.max()) + 1) + keys
+    by_slot = pd.Series(position).groupby(slot)
+    usual = by_slot.median().where(by_slot.size() >= 2)  # a key seen once (damage?) has no say
+    rank = pd.Series(usual.reindex(slot).to_numpy())
+    before = rank.groupby(block_no).ffill().groupby(block_no).shift(1)  # last known rank in block
+    drop = (rank < before - 1.5).to_numpy() & ~block_change  # a pass boundary falls far back
+    starts = _pass_starts(prev, drop, block_first)
+    batch = np.cumsum(starts, dtype=np.int32)
+    batch -= batch[block_first][block_no]
+    return batch
+
+
+def _previous_same_key(block_no: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each row, the previous row of its block with the same key (-1 if none)."""
+    n = len(keys)
     combo = block_no.astype(np.int64) * (int(keys.max()) + 1) + keys
     order = np.argsort(combo, kind="stable")
     ranked = combo[order]
     del combo
-    prev = np.full(n, -1, dtype=np.int64)  # previous row with the same key in the same block
+    prev = np.full(n, -1, dtype=np.int64)
     same = ranked[1:] == ranked[:-1]
-    del ranked
     prev[order[1:][same]] = order[:-1][same]
-    del order, same
-    starts = np.zeros(n, dtype=np.int32)
+    return prev
+
+
+def _pass_starts(prev: np.ndarray, opener: np.ndarray, block_first: np.ndarray) -> np.ndarray:
+    """Rows that open a pass: an opener, or a key already seen since the current pass began."""
+    starts = np.zeros(len(prev), dtype=bool)
     candidates = np.flatnonzero((prev >= 0) | opener)
     if len(candidates):
         block_start = block_first[np.searchsorted(block_first, candidates, side="right") - 1]
@@ -205,9 +228,6 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
             if b != block:
                 block, pass_start = b, b
             if o or p >= pass_start:
-                starts[i] = 1
+                starts[i] = True
                 pass_start = i
-    del prev, opener
-    batch = np.cumsum(starts, dtype=np.int32)
-    batch -= batch[block_first][block_no]
-    return batch
+    return starts
