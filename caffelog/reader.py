@@ -36,7 +36,6 @@ class ReadStats:
 
     bytes_read: int = 0
     truncated_gzip: bool = False
-    nul_lines: int = 0
 
 
 def describe(source: Source) -> str:

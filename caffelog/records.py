@@ -58,9 +58,10 @@ BLOB_KINDS: dict[str, tuple[str, str, str]] = {
     "update_shared": ("update", "param", "diff"),
 }
 
-# kinds that only mark a place in the log; the attribution reads them
+# the rarer kinds that mark a place in the log (attribution reads them); the frequent solver
+# lines (loss, lr, net outputs) go to SolverColumns instead
 EVENT_KINDS = frozenset({
-    "iteration_loss", "iteration_lr", "testing", "net_output", "test_loss", "test_score",
+    "testing", "test_loss", "test_score",
     "clipping", "multistep", "snapshot", "resuming", "restoring", "optimization_done",
     "stopped_early", "test_interrupted", "solving", "lr_policy", "solver_params",
     "crash_line",
