@@ -188,16 +188,25 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
         opener[1:] |= is_forward[1:] & ~is_forward[:-1]
     opener &= ~block_change
     starts = _pass_starts(prev, opener, block_first)
-    # the usual position of each key in a pass, per block kind; a pass starts where it drops
-    pass_first = np.maximum.accumulate(np.where(starts | block_change, np.arange(n), 0))
-    position = np.arange(n) - pass_first
-    slot = kind.astype(np.int64) * (int(keys.max()) + 1) + keys
-    by_slot = pd.Series(position).groupby(slot)
-    usual = by_slot.median().where(by_slot.size() >= 2)  # a key seen once (damage?) has no say
-    rank = pd.Series(usual.reindex(slot).to_numpy())
-    before = rank.groupby(block_no).ffill().groupby(block_no).shift(1)  # last known rank in block
-    drop = (rank < before - 1.5).to_numpy() & ~block_change  # a pass boundary falls far back
-    starts = _pass_starts(prev, drop, block_first)
+    del opener
+    # Blocks of several passes: learn each key's usual position in a pass (per block kind) and
+    # start a pass where it falls far back. Single-pass blocks (most train iterations) are done.
+    multi = np.zeros(len(block_first), dtype=bool)
+    multi[block_no[starts | (prev >= 0)]] = True
+    rows = np.flatnonzero(multi[block_no])
+    if len(rows):
+        pass_first = np.maximum.accumulate(np.where(starts | block_change, np.arange(n), 0))
+        position = rows - pass_first[rows]
+        slot = kind[rows].astype(np.int64) * (int(keys.max()) + 1) + keys[rows]
+        by_slot = pd.Series(position).groupby(slot)
+        usual = by_slot.median().where(by_slot.size() >= 2)  # a key seen once (damage?) has no say
+        rank = pd.Series(usual.reindex(slot).to_numpy())
+        blocks = block_no[rows]
+        before = rank.groupby(blocks).ffill().groupby(blocks).shift(1)  # last known rank in block
+        drop = np.zeros(n, dtype=bool)
+        drop[rows] = (rank < before - 1.5).to_numpy()  # a pass boundary falls far back
+        drop &= ~block_change
+        starts = _pass_starts(prev, drop, block_first)  # only multi-pass rows can start a pass
     batch = np.cumsum(starts, dtype=np.int32)
     batch -= batch[block_first][block_no]
     return batch
