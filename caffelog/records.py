@@ -122,6 +122,21 @@ class LayerBuild:
     needs_backward: bool | None = None
 
 
+class Interner:
+    """Small integer ids for repeated values (names, blob keys), in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.values: list = []
+        self._ids: dict = {}
+
+    def id(self, value) -> int:
+        index = self._ids.get(value)
+        if index is None:
+            index = self._ids[value] = len(self.values)
+            self.values.append(value)
+        return index
+
+
 class SolverColumns:
     """The solver lines of every displayed iteration (`Iteration N ..., loss`, `Iteration N, lr`,
     `Train/Test net output #k`) as columns: millions of them in a long log, so no dict per line."""
@@ -132,8 +147,7 @@ class SolverColumns:
         self.lr_line, self.lr_iter, self.lr_value = array("q"), array("q"), array("d")
         self.out_line, self.out_test, self.out_name = array("q"), array("b"), array("q")
         self.out_value, self.out_weighted = array("d"), array("d")
-        self.names: list[str] = []
-        self._name_ids: dict[str, int] = {}
+        self._names = Interner()
 
     def add(self, kind: str, f: dict, line: int) -> None:
         if kind == "iteration_loss":
@@ -152,19 +166,19 @@ class SolverColumns:
             self.out_value.append(f["value"])
             self.out_weighted.append(f.get("weighted", NAN))
 
+    @property
+    def names(self) -> list[str]:
+        return self._names.values
+
     def name_id(self, name: str) -> int:
-        index = self._name_ids.get(name)
-        if index is None:
-            index = self._name_ids[name] = len(self.names)
-            self.names.append(name)
-        return index
+        return self._names.id(name)
 
     def split_before(self, line: int) -> "SolverColumns":
         """Move the entries of lines before `line` into a new SolverColumns (returned); keep the
         rest. Streaming writes the head and holds only what later rows still need."""
         from bisect import bisect_left
         head = SolverColumns()
-        head.names, head._name_ids = self.names, self._name_ids
+        head._names = self._names
         for line_col, cols in (("loss_line", ("loss_iter", "loss_value", "loss_speed")),
                                ("lr_line", ("lr_iter", "lr_value")),
                                ("out_line", ("out_test", "out_name", "out_value", "out_weighted"))):
@@ -205,8 +219,7 @@ class RecordSink:
         self.blob_key = array("q")
         self.blob_value = array("d")
         self.blob_chunks: list[tuple] = []  # (lines, keys, values) numpy arrays from the hot path
-        self.blob_keys: list[tuple[str, str, str, str, str]] = []
-        self._key_ids: dict[tuple, int] = {}
+        self._keys = Interner()  # blob keys (direction, layer, role, blob, quantity)
         self.totals: list[tuple] = []  # (line, l1_data, l1_diff, l2_data, l2_diff)
         self.events: list[tuple] = []  # (line, kind, fields) of the rarer events
         self.solver = SolverColumns()
@@ -229,11 +242,11 @@ class RecordSink:
 
     def blob_key_of_tuple(self, key: tuple) -> int:
         """The id of (direction, layer, role, blob, quantity), interned."""
-        index = self._key_ids.get(key)
-        if index is None:
-            index = self._key_ids[key] = len(self.blob_keys)
-            self.blob_keys.append(key)
-        return index
+        return self._keys.id(key)
+
+    @property
+    def blob_keys(self) -> list[tuple[str, str, str, str, str]]:
+        return self._keys.values
 
     def add_blob_chunk(self, lines, keys, values) -> None:
         self.blob_chunks.append([lines, keys, values])
