@@ -102,18 +102,15 @@ class _Streamer:
     def _flush_scalars(self, upto: int | None) -> None:
         """Write the scalars of lines before `upto` and forget the events only they needed."""
         sink = self.sink
-        keep = ("solver_params", "crash_line", "optimization_done")
+        keep = ("solver_params", "crash_line", "optimization_done")  # segments, end of run
         view = RecordSink()
         view.dumps = sink.dumps
         if upto is None:
             view.solver, view.events = sink.solver, sink.events
-        else:
+        else:  # the kept start-ups of earlier flushes are < upto too: segments stay right
             view.solver = sink.solver.split_before(upto)
             view.events = [e for e in sink.events if e[0] < upto]
             sink.events = [e for e in sink.events if e[0] >= upto or e[1] in keep]
-        view.events = [e for e in sink.events if e[1] == "solver_params"] + \
-            [e for e in view.events if e[1] != "solver_params"]
-        view.events.sort(key=lambda e: e[0])
         timeline = tables.timeline_of(view, tables.solver_settings(sink.dumps))
         scalars = tables.build_scalars(view, timeline)
         if len(scalars) or (upto is None and self.scalars.writer is None):

@@ -30,24 +30,23 @@ def flip_bytes(lines: list[bytes], rng: random.Random, count: int) -> set[int]:
     return hit
 
 
-def insert_nuls(lines: list[bytes], rng: random.Random, count: int) -> set[int]:
+def _insert(lines: list[bytes], rng: random.Random, count: int, make) -> set[int]:
+    """Insert make(rng) bytes at a random place (before the newline) of `count` random lines."""
     hit = set()
     for _ in range(count):
         i = rng.randrange(len(lines))
         j = rng.randrange(max(len(lines[i]) - 1, 1))
-        lines[i] = lines[i][:j] + b"\x00" * rng.randint(1, 4) + lines[i][j:]
+        lines[i] = lines[i][:j] + make(rng) + lines[i][j:]
         hit.add(i)
     return hit
+
+
+def insert_nuls(lines: list[bytes], rng: random.Random, count: int) -> set[int]:
+    return _insert(lines, rng, count, lambda r: b"\x00" * r.randint(1, 4))
 
 
 def invalid_utf8(lines: list[bytes], rng: random.Random, count: int) -> set[int]:
-    hit = set()
-    for _ in range(count):
-        i = rng.randrange(len(lines))
-        j = rng.randrange(max(len(lines[i]) - 1, 1))
-        lines[i] = lines[i][:j] + rng.choice([b"\xff", b"\xc3\x28", b"\xe2\x82", b"\xf0\x9f"]) + lines[i][j:]
-        hit.add(i)
-    return hit
+    return _insert(lines, rng, count, lambda r: r.choice([b"\xff", b"\xc3\x28", b"\xe2\x82", b"\xf0\x9f"]))
 
 
 def crlf(lines: list[bytes], rng: random.Random, count: int = 0) -> set[int]:
