@@ -15,6 +15,7 @@ from .log import CaffeLog, build_log
 from .parser import LineParser
 from .reader import GZIP_MAGIC, LogInputError
 from .records import RecordSink
+from .scan import normalize_newlines
 
 READ_BYTES = 4 << 20
 HEAD_BYTES = 512
@@ -30,12 +31,13 @@ class Tail:
     pending: bytes = b""
     head: bytes = b""  # the first bytes read: if they change, the file was rewritten
 
-    def read(self) -> tuple[list[str], bool]:
-        """(new complete lines, restarted?) where restarted means truncated, rewritten or rotated."""
+    def read(self) -> tuple[bytes, bool]:
+        """(new complete lines, restarted?) where restarted means truncated, rewritten or rotated.
+        The lines come as a chunk for LineParser.feed_chunk (LF line ends)."""
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            return [], False  # between rotation and re-creation
+            return b"", False  # between rotation and re-creation
         restarted = False
         with open(self.path, "rb") as f:
             head = f.read(len(self.head)) if self.head else b""
@@ -54,8 +56,7 @@ class Tail:
                 self.head = f.read(min(HEAD_BYTES, self.offset))
         cut = data.rfind(b"\n") + 1  # a partial last line (or a lone CR) waits for its newline
         complete, self.pending = data[:cut], data[cut:]
-        text = complete.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-        return text.splitlines(keepends=True) if text else [], restarted
+        return normalize_newlines(complete), restarted
 
 
 class LiveLog:
@@ -70,10 +71,9 @@ class LiveLog:
         self.parser = LineParser(self.sink)
         self.n = 0
 
-    def add(self, lines: list[str]) -> None:
-        if lines:
-            self.parser.feed(lines, self.n + 1)
-            self.n += len(lines)
+    def add(self, chunk: bytes) -> None:
+        if chunk:
+            self.n += self.parser.feed_chunk(chunk, self.n + 1)
 
     def tables(self) -> CaffeLog | None:
         if self.n == 0 or len(self.sink.skipped_lines) == self.n:
@@ -96,12 +96,12 @@ def follow(path: str, on_update: Callable[[CaffeLog, bool], bool], poll: float =
     last_growth = time.monotonic()
     log = None
     while True:
-        lines, restarted = tail.read()
+        chunk, restarted = tail.read()
         if restarted:
             live.reset()
-        if lines or restarted:
+        if chunk or restarted:
             last_growth = time.monotonic()
-            live.add(lines)
+            live.add(chunk)
             log = live.tables()
             if log is not None and not on_update(log, restarted):
                 return log

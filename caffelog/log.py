@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import tables
 from .parser import LineParser
-from .reader import LogInputError, ReadStats, Source, UsageError, describe, iter_batches
+from .reader import LogInputError, ReadStats, Source, UsageError, describe, iter_chunks
 from .records import RecordSink
 
 NO_DEBUG_INFO = "no debug_info lines found: set `debug_info: true` in solver.prototxt"
@@ -53,11 +53,10 @@ def parse_records(source: Source, progress: Callable[[int], None] | None = None,
     sink = RecordSink()
     parser = LineParser(sink)
     n = 0
-    for batch in iter_batches(source, stats):
-        parser.feed(batch, n + 1)
-        n += len(batch)
+    for chunk in iter_chunks(source, stats):
+        n += parser.feed_chunk(chunk, n + 1)
         if progress:
-            progress(sum(map(len, batch)))
+            progress(len(chunk))
         if n >= GIVE_UP_AFTER and not _recognised_anything(sink, n):
             raise LogInputError(f"{describe(source)}: not a Caffe log (no line of the first "
                                 f"{n} was understood)")

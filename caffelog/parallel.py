@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from .parser import LineParser
-from .reader import BATCH_BYTES, GZIP_MAGIC
+from .reader import GZIP_MAGIC, ReadStats, read_chunks
 from .records import BLOB_KINDS, SOLVER_COLUMN_KINDS, RecordSink
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
@@ -75,15 +75,12 @@ def chunk_bounds(path: str, parts: int) -> list[tuple[int, int]]:
 def _parse_range(path: str, start: int, end: int, progress=None):
     sink = RecordingSink()
     parser = LineParser(sink)
-    stream = io.TextIOWrapper(io.BufferedReader(_RangeReader(path, start, end)),
-                              encoding="utf-8", errors="replace", newline=None)
     n = 0
-    with stream:
-        while batch := stream.readlines(BATCH_BYTES):
-            parser.feed(batch, n + 1)
-            n += len(batch)
+    with io.BufferedReader(_RangeReader(path, start, end)) as stream:
+        for chunk in read_chunks(stream, ReadStats()):
+            n += parser.feed_chunk(chunk, n + 1)
             if progress:
-                progress(sum(map(len, batch)))
+                progress(len(chunk))
     lines, keys, values = sink.blob_columns()
     return (n, lines, keys, values, sink.blob_keys, sink.totals, sink.solver, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)

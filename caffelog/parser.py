@@ -15,6 +15,7 @@ by lark line by line: correct, only slower. Lines lark rejects are counted as sk
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,12 +23,16 @@ from pathlib import Path
 import lark
 import numpy as np
 
-from .records import FIELD_NAMES, RecordSink
+from . import scan
+from .records import FIELD_NAMES, NAN, RecordSink
 
 _GRAMMAR_NAME = "caffe.lark"
 # A Caffe line is never this long; longer ones are skipped as damaged without being parsed,
 # which keeps the time linear for hostile input.
 MAX_PARSED = 1 << 16
+# distinct new heads per chunk worth a trial parse (a log shows a few hundred in all)
+LEARN_PER_CHUNK = 256
+UNKNOWN = -2
 
 
 def grammar_path() -> Path:
@@ -69,6 +74,92 @@ class Shape:
 UNPARSED = Shape("unparsed", {})
 PER_LINE = Shape("per_line", {})
 
+# kinds without state (one per displayed iteration): stored a column at a time
+COLUMN_KINDS = frozenset({"iteration_loss", "iteration_lr", "net_output", "all_params"})
+
+
+class ColumnBatch:
+    """Lines of the stateless solver kinds from one chunk, grouped by shape, turned into columns
+    at the end of the chunk: one conversion per field instead of a dict per line.
+
+    slots holds every number of the chunk's warm lines in order; line i's are
+    slots[offsets[i]:offsets[i + 1]].
+    """
+
+    def __init__(self, slots: list[str], offsets: list[int], numbers: list[int]) -> None:
+        self._slots, self._offsets, self._numbers = slots, offsets, numbers
+        self._groups: dict[int, tuple[Shape, list[int]]] = {}
+        self._singles: dict[str, tuple[list, dict]] = {}
+
+    def add_rows(self, shapes: list[Shape | None], columnar: list[bool]) -> None:
+        """Group the columnar rows by shape."""
+        groups = self._groups
+        for i, (shape, wanted) in enumerate(zip(shapes, columnar)):
+            if wanted:
+                group = groups.get(id(shape))
+                if group is None:
+                    group = groups[id(shape)] = (shape, [])
+                group[1].append(i)
+
+    def add_fields(self, kind: str, fields: dict, line: int) -> None:
+        """A line already turned into fields (by the slow path)."""
+        lines, columns = self._singles.setdefault(kind, ([], {}))
+        for name, value in fields.items():
+            columns.setdefault(name, [NAN] * len(lines)).append(value)
+        lines.append(line)
+        for column in columns.values():
+            if len(column) < len(lines):
+                column.append(NAN)
+
+    def store(self, sink: RecordSink) -> None:
+        by_kind: dict[str, list] = {kind: [(lines, columns, [])]
+                                    for kind, (lines, columns) in self._singles.items()}
+        for shape, rows in self._groups.values():
+            by_kind.setdefault(shape.kind, []).append(self._columns(shape, rows))
+        for kind, pieces in by_kind.items():
+            sink.add_columns(kind, *_merge(pieces))
+
+    def _columns(self, shape: Shape, rows: list[int]):
+        """(lines, {field: values}, skipped lines) of one shape's rows."""
+        slots, offsets = self._slots, self._offsets
+        lines = [self._numbers[i] for i in rows]
+        try:
+            fields = {name: list(map(convert, [slots[offsets[i] + index] for i in rows]))
+                      for name, index, convert in shape.slots}
+        except (ValueError, IndexError):
+            return self._row_by_row(shape, rows)
+        for name, value in shape.consts.items():
+            fields[name] = [value] * len(rows)
+        return lines, fields, []
+
+    def _row_by_row(self, shape: Shape, rows: list[int]):
+        kept, fields, bad = [], {}, []
+        for i in rows:
+            try:
+                values = shape.fields(self._slots[self._offsets[i]:self._offsets[i + 1]])
+            except (ValueError, IndexError):
+                bad.append(self._numbers[i])
+                continue
+            kept.append(self._numbers[i])
+            for name, value in values.items():
+                fields.setdefault(name, []).append(value)
+        return kept, fields, bad
+
+
+def _merge(pieces):
+    """Concatenate (lines, fields, skipped) pieces of one kind, in line order."""
+    if len(pieces) == 1:
+        return pieces[0]
+    lines = [n for piece in pieces for n in piece[0]]
+    order = np.argsort(np.array(lines, np.int64), kind="stable").tolist()
+    names = set().union(*(piece[1] for piece in pieces))
+    fields = {}
+    for name in names:
+        column = [v for piece in pieces
+                  for v in piece[1].get(name, [NAN] * len(piece[0]))]
+        fields[name] = [column[i] for i in order]
+    return [lines[i] for i in order], fields, [n for piece in pieces for n in piece[2]]
+
 
 class LineParser:
     """Feeds lines through the shape caches into a RecordSink."""
@@ -80,105 +171,178 @@ class LineParser:
         number = _terminal_regex(self.lark, "NUMBER")
         self._prefix_re = re.compile(prefix)
         # a number is a slot only where it is a token of its own (conv1 keeps its 1)
-        self._slot_re = re.compile(rf"(?<![\w.\-])({number})")
-        self._level1: dict[str, int] = {}
+        self._slot_re = re.compile(rf"(?=[-.0-9ni])(?<![\w.\-])({number})")
+        self._level1: dict[bytes, int] = {}
         self._level2: dict[tuple[bool, str], Shape] = {}
         self._level2_glog: dict[str, Shape] = {}
         self.lark_calls = 0
 
     # -- the hot path -----------------------------------------------------------------------
-    def feed(self, lines: list[str], first_line: int) -> None:
-        """Parse lines numbered first_line, first_line + 1, ... (1-based).
+    def feed(self, lines: list[str], first_line: int) -> int:
+        """Parse lines (str) numbered from first_line; see feed_chunk."""
+        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        return self.feed_chunk(text.encode("utf-8", "replace"), first_line)
 
-        Whole-batch list comprehensions and one numpy float conversion do the level-1 lookups:
-        half the cost of a per-line loop. Misses go through the slow path one by one.
+    def feed_chunk(self, chunk: bytes, first_line: int) -> int:
+        """Parse a chunk of complete lines (LF ends; see scan.normalize_newlines) whose first line
+        is number first_line (1-based). Returns how many lines it held.
+
+        scan.cut() splits every line into head and value at once; each distinct head is looked up
+        in the level-1 cache once, and the hits become rows without a Python string per line.
+        The rest go through the slow path one by one, in order.
         """
-        get = self._level1.get
-        parts = [line[line.find("] ") + 2:].rpartition(" ") for line in lines]
-        keys = [get(head) for head, _, _ in parts]
-        hits = [i for i, key in enumerate(keys) if key is not None]
-        values = [parts[i][2] for i in hits]
-        try:
-            numbers = np.array(values, dtype=np.float64)
-        except ValueError:  # a damaged number somewhere in the batch: sort the lines out one by one
-            hits, numbers = self._salvage(hits, values)
-        hit_set = set(hits) if len(hits) != len(lines) else None
-        if hit_set is not None:
-            slow = self._slow
-            for i, line in enumerate(lines):
-                if i not in hit_set:
-                    slow(line, first_line + i)
-        if hits:
-            self.sink.add_blob_chunk(np.array(hits, dtype=np.int64) + first_line,
-                                     np.array([keys[i] for i in hits], dtype=np.int64), numbers)
+        cut = scan.cut(chunk)
+        n = len(cut.ends)
+        lookup = self._lookup(cut.heads)
+        if (lookup == UNKNOWN).any():
+            lookup = self._learn_heads(chunk, cut, lookup)
+        keys = lookup[cut.head_codes]
+        hits = np.flatnonzero(keys >= 0)
+        values, valid = scan.numbers(cut.buffer, cut.value_starts[hits], cut.ends[hits])
+        hits, keys, values = hits[valid], keys[hits][valid], values[valid]
+        if len(hits) < n:
+            missed = np.ones(n, bool)
+            missed[hits] = False
+            rows = np.flatnonzero(missed)
+            texts = [chunk[a:b].decode("utf-8", "replace")
+                     for a, b in zip(cut.starts[rows].tolist(), cut.ends[rows].tolist())]
+            self._warm(texts, (rows + first_line).tolist())
+        if len(hits):
+            self.sink.add_blob_chunk(hits + first_line, keys, values)
+        return n
 
-    @staticmethod
-    def _salvage(hits: list[int], values: list[str]) -> tuple[list[int], np.ndarray]:
-        kept, numbers = [], []
-        for i, text in zip(hits, values):
-            try:
-                numbers.append(float(np.float64(text)))
-            except ValueError:
-                continue  # left out of hits: the slow path will skip and count it
-            kept.append(i)
-        return kept, np.array(numbers, dtype=np.float64)
+    def _learn_heads(self, chunk: bytes, cut: scan.Cut, lookup: np.ndarray) -> np.ndarray:
+        """Teach level 1 the heads this chunk shows for the first time, from their first line,
+        so that the rest of the chunk is served by it too. A head whose line is understood but
+        cannot be served (a solver line such as `Train net output #0:`) is remembered as -1."""
+        codes, first = np.unique(cut.head_codes, return_index=True)
+        unknown = set(np.flatnonzero(lookup[:-1] == UNKNOWN)[:LEARN_PER_CHUNK].tolist())
+        for code, i in zip(codes.tolist(), first.tolist()):
+            if code in unknown:
+                head = cut.heads[code]
+                if not self._learn(chunk[cut.starts[i]:cut.ends[i]].decode("utf-8", "replace")):
+                    if len(self._level1) < 1_000_000:
+                        self._level1[head] = -1
+        return self._lookup(cut.heads)
+
+    def _lookup(self, heads: list[bytes]) -> np.ndarray:
+        """Level-1 key of each head (-1: not served, UNKNOWN: never seen), plus -1 for `no head`."""
+        get = self._level1.get
+        return np.array([get(head, UNKNOWN) for head in heads] + [-1], np.int64)
+
+    # -- the warm path: lines of a template seen before ---------------------------------------
+    def _warm(self, texts: list[str], numbers: list[int]) -> None:
+        """The lines level 1 missed, in order. One regex pass over all their messages at once
+        gives each line's template and numbers; a known template gives fields without lark, and
+        the frequent solver kinds are stored a column at a time (ColumnBatch)."""
+        messages = [text.partition("] ")[2] for text in texts]
+        joined = "\n".join(messages)
+        if "\x00" in joined:  # NUL would be taken for a slot: such lines go the slow way
+            joined = "\n".join(m if "\x00" not in m else "" for m in messages)
+        parts = self._slot_re.split(joined)
+        templates = "\x00".join(parts[0::2]).split("\n")
+        offsets = list(accumulate((t.count("\x00") for t in templates), initial=0))
+        get = self._level2_glog.get
+        shapes = [get(t) if len(x) <= MAX_PARSED and not x.startswith("] ") else None
+                  for t, x in zip(templates, texts)]
+        columnar = [shape is not None and shape.kind in COLUMN_KINDS for shape in shapes]
+        batch = ColumnBatch(parts[1::2], offsets, numbers)
+        batch.add_rows(shapes, columnar)
+        before = list(accumulate(columnar, initial=0))  # columnar rows before row i
+        previous = 0
+        for i in [i for i, c in enumerate(columnar) if not c]:
+            if before[i] > before[previous]:
+                self.sink.end_dump()  # a solver line came between: what emit would have done
+            previous = i
+            self._warm_row(texts[i], shapes[i], batch._slots[offsets[i]:offsets[i + 1]],
+                           numbers[i], batch)
+        if before[-1] > before[previous]:
+            self.sink.end_dump()
+        batch.store(self.sink)
+
+    def _warm_row(self, text: str, shape: Shape | None, values: list[str], n: int,
+                  batch: ColumnBatch) -> None:
+        got = self._fields(shape, values, True) if shape is not None else self._understand(text)
+        if isinstance(got, str):
+            self.sink.skip(n, got)
+            return
+        shape, fields, registrable = got
+        if shape.kind in COLUMN_KINDS:  # the first line of its template: keep the line order
+            batch.add_fields(shape.kind, fields, n)
+            return
+        self.sink.emit(shape.kind, fields, n)
+        if registrable:
+            self._register_level1(text, shape.kind, fields)
 
     # -- everything else ------------------------------------------------------------------
     def _slow(self, line: str, n: int) -> None:
+        """One line the hot path could not serve: parse it through the level-2 cache or lark."""
+        got = self._understand(line)
+        if isinstance(got, str):
+            self.sink.skip(n, got)
+            return
+        shape, fields, registrable = got
+        self.sink.emit(shape.kind, fields, n)
+        if registrable:
+            self._register_level1(line, shape.kind, fields)
+
+    def _learn(self, line: str) -> bool:
+        """Parse a line only to teach level 1 its head (the first of its kind in a chunk).
+        False when the line was understood but level 1 cannot serve its kind."""
+        got = self._understand(line)
+        if isinstance(got, str):
+            return True  # a damaged first line says nothing about the head: ask again later
+        if got[2]:
+            self._register_level1(line, got[0].kind, got[1])
+        return got[2]
+
+    def _understand(self, line: str) -> tuple[Shape, dict, bool] | str:
+        """(shape, fields, whether level 1 may serve lines with this head) or why it is skipped."""
         cut = line.find("] ")
         if cut > 0 and len(line) <= MAX_PARSED and "\x00" not in line:
             # level 2 for glog lines whose template was compiled before (solver lines, totals)
-            msg = line[cut + 2:].rstrip("\r\n")
-            parts = self._slot_re.split(msg)
+            parts = self._slot_re.split(line[cut + 2:])
             shape = self._level2_glog.get("\x00".join(parts[0::2]))
             if shape is not None:
-                try:
-                    fields = shape.fields(parts[1::2])
-                except (ValueError, IndexError):
-                    self.sink.skip(n, "unknown")
-                    return
-                self.sink.emit(shape.kind, fields, n)
-                if shape.names_only and shape.kind in self.sink.BLOB_KINDS:
-                    self._register_level1(msg, shape.kind, fields)  # e.g. `param blob 1` after `0`
-                return
-        self._slowest(line, n)
+                return self._fields(shape, parts[1::2], True)
+        return self._understand_slowly(line)
 
-    def _slowest(self, line: str, n: int) -> None:
-        line = line.rstrip("\r\n")
+    def _understand_slowly(self, line: str) -> tuple[Shape, dict, bool] | str:
         if len(line) > MAX_PARSED or not line.strip() or "\x00" in line:
-            self.sink.skip(n, "empty" if not line.strip() else "damaged")
-            return
+            return "empty" if not line.strip() else "damaged"
         prefix = self._prefix_re.match(line)
         msg = line[prefix.end():] if prefix else line
         parts = self._slot_re.split(msg)
-        values = parts[1::2]
         key = (prefix is not None, "\x00".join(parts[0::2]))
+        # the fast split (scan.cut) starts the message at the first `] `: only then may level 1
+        # serve this shape
+        glog = prefix is not None and line.find("] ") + 2 == prefix.end()
         shape = self._level2.get(key)
         if shape is None:
             shape = self._compile(line, prefix.end() if prefix else 0, msg, parts)
             if shape is not UNPARSED or len(self._level2) < 100_000:
                 self._level2[key] = shape
-            if (shape is not UNPARSED and shape is not PER_LINE and prefix is not None
-                    and line.find("] ") + 2 == prefix.end()):
-                self._level2_glog[key[1]] = shape  # same message start as the fast split
+            if shape is not UNPARSED and shape is not PER_LINE and glog:
+                self._level2_glog[key[1]] = shape
         if shape is PER_LINE:
             shape = self._shape_for_line(line)
         if shape is UNPARSED:
-            self.sink.skip(n, "unknown")
-            return
+            return "unknown"
+        return self._fields(shape, parts[1::2], glog)
+
+    def _fields(self, shape: Shape, values: list[str], glog: bool) -> tuple[Shape, dict, bool] | str:
         try:
             fields = shape.fields(values)
         except (ValueError, IndexError):
-            self.sink.skip(n, "unknown")
-            return
-        self.sink.emit(shape.kind, fields, n)
-        if shape.names_only and prefix is not None and shape.kind in self.sink.BLOB_KINDS:
-            self._register_level1(msg, shape.kind, fields)
+            return "unknown"
+        return shape, fields, glog and shape.names_only and shape.kind in self.sink.BLOB_KINDS
 
-    def _register_level1(self, msg: str, kind: str, fields: dict) -> None:
-        head = msg.rpartition(" ")[0]
-        if "\n" not in head and len(self._level1) < 1_000_000:
-            self._level1[head] = self.sink.blob_key_of(kind, fields)
+    def _register_level1(self, line: str, kind: str, fields: dict) -> None:
+        """Serve later lines with this line's head (all but the trailing value) from level 1.
+        Only for lines whose prefix ends at the first `] `, where scan.cut() splits them too."""
+        head = scan.message_head(line)
+        if head is not None and len(self._level1) < 1_000_000:
+            self._level1[head.encode("utf-8")] = self.sink.blob_key_of(kind, fields)
 
     def _parse_tree(self, line: str):
         self.lark_calls += 1

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Union
 
+from .scan import normalize_newlines
+
 Source = Union[str, os.PathLike, IO, Iterable[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH_BYTES = 1 << 20
+CHUNK_BYTES = 4 << 20
 
 
 class LogInputError(Exception):
@@ -47,6 +50,14 @@ def describe(source: Source) -> str:
 
 def open_text(source: Source) -> IO[str]:
     """Open a path ('-' for stdin), a binary or text file object as a text stream."""
+    stream = open_binary(source)
+    return stream if isinstance(stream, io.TextIOBase) else io.TextIOWrapper(
+        stream, encoding="utf-8", errors="replace", newline=None)
+
+
+def open_binary(source: Source) -> IO:
+    """Open a path ('-' for stdin) or a file object as a byte stream, gzip undone; a text file
+    object is returned as it is."""
     if isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
             return _wrap_binary(sys.stdin.buffer)
@@ -112,17 +123,59 @@ class GunzipSalvage(io.RawIOBase):
         super().close()
 
 
-def _wrap_binary(raw: IO[bytes]) -> IO[str]:
+def _wrap_binary(raw: IO[bytes]) -> IO[bytes]:
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     head = buffered.peek(2)[:2]
-    stream: IO[bytes] = (io.BufferedReader(GunzipSalvage(buffered), 1 << 20) if head == GZIP_MAGIC
-                         else buffered)
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    return io.BufferedReader(GunzipSalvage(buffered), 1 << 20) if head == GZIP_MAGIC else buffered
 
 
-def _gzip_damaged(stream: IO[str]) -> bool:
-    raw = getattr(getattr(stream, "buffer", None), "raw", None)
-    return isinstance(raw, GunzipSalvage) and raw.damaged
+def _gzip_damaged(stream: IO) -> bool:
+    stream = getattr(stream, "buffer", stream)
+    return isinstance(getattr(stream, "raw", None), GunzipSalvage) and stream.raw.damaged
+
+
+def iter_chunks(source: Source, stats: ReadStats | None = None,
+                size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Yield the input as UTF-8 byte chunks of whole lines with LF line ends, in order.
+
+    This is what the parser eats: bytes, so the common lines never become Python strings.
+    CRLF and lone CR turn into LF (universal newlines); bad bytes stay as they are and are
+    replaced when a line is decoded.
+    """
+    stats = stats if stats is not None else ReadStats()
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        for batch in _batches_of_iterable(source):
+            yield "".join(l if l.endswith("\n") else l + "\n" for l in batch).encode("utf-8", "replace")
+        return
+    stream = open_binary(source)
+    try:
+        yield from read_chunks(stream, stats, size, describe(source))
+    finally:
+        if stream is not sys.stdin and not isinstance(source, io.TextIOBase):
+            stream.close()
+
+
+def read_chunks(stream: IO, stats: ReadStats, size: int = CHUNK_BYTES,
+                name: str = "<stream>") -> Iterator[bytes]:
+    """The chunks of an open byte (or text) stream; see iter_chunks."""
+    text = isinstance(stream, io.TextIOBase)
+    while True:
+        try:
+            chunk = stream.read(size)
+            if chunk:
+                chunk += stream.readline()  # finish the last line
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            stats.truncated_gzip = True
+            return
+        except OSError as exc:
+            raise LogInputError(f"{name}: read error ({exc})") from None
+        if not chunk:
+            stats.truncated_gzip |= _gzip_damaged(stream)
+            return
+        if text:
+            chunk = chunk.encode("utf-8", "replace")
+        stats.bytes_read += len(chunk)
+        yield normalize_newlines(chunk)
 
 
 def iter_batches(source: Source, stats: ReadStats | None = None) -> Iterator[list[str]]:

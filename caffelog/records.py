@@ -166,6 +166,25 @@ class SolverColumns:
             self.out_value.append(f["value"])
             self.out_weighted.append(f.get("weighted", NAN))
 
+    def add_columns(self, kind: str, lines: list[int], f: dict[str, list]) -> None:
+        """Many lines of one kind at once, in line order (see add for the fields)."""
+        missing = [NAN] * len(lines)
+        if kind == "iteration_loss":
+            self.loss_line.extend(lines)
+            self.loss_iter.extend(f["iteration"])
+            self.loss_value.extend(f["value"])
+            self.loss_speed.extend(f.get("iter_per_s", missing))
+        elif kind == "iteration_lr":
+            self.lr_line.extend(lines)
+            self.lr_iter.extend(f["iteration"])
+            self.lr_value.extend(f["value"])
+        else:
+            self.out_line.extend(lines)
+            self.out_test.extend(phase == "Test" for phase in f["phase"])
+            self.out_name.extend(map(self.name_id, f["name"]))
+            self.out_value.extend(f["value"])
+            self.out_weighted.extend(f.get("weighted", missing))
+
     @property
     def names(self) -> list[str]:
         return self._names.values
@@ -272,6 +291,21 @@ class RecordSink:
             lines, keys, values = lines[order], keys[order], values[order]
         self.blob_chunks = [[lines, keys, values]]
         return lines, keys, values
+
+    def add_columns(self, kind: str, lines: list[int], fields: dict[str, list],
+                    skipped: list[int]) -> None:
+        """Many lines of one stateless kind (solver lines, totals) at once, in line order."""
+        for line in skipped:
+            self.skip(line, "unknown")
+        if kind == "all_params":
+            self.totals.extend(zip(lines, fields["l1_data"], fields["l1_diff"],
+                                   fields["l2_data"], fields["l2_diff"]))
+        elif kind in SOLVER_COLUMN_KINDS:
+            self.solver.add_columns(kind, lines, fields)
+
+    def end_dump(self) -> None:
+        """A glog line ends a protobuf dump (as emit does for every line it is given)."""
+        self._dump = None
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped_lines.append(line)

@@ -24,7 +24,7 @@ from . import tables
 from .export import OutputExistsError
 from .log import CaffeLog, warnings_for
 from .parser import LineParser
-from .reader import LogInputError, ReadStats, Source, describe, iter_batches
+from .reader import CHUNK_BYTES, LogInputError, ReadStats, Source, describe, iter_chunks
 from .records import RecordSink
 
 FLUSH_ROWS = 1_000_000  # ~25 MB of pending records, ~150 MB while a flush builds its tables
@@ -133,9 +133,10 @@ class StreamedLog:
 
 
 def write_tables(source: Source, directory: str, force: bool = False,
-                 flush_rows: int = FLUSH_ROWS, progress=None) -> StreamedLog:
+                 flush_rows: int = FLUSH_ROWS, progress=None,
+                 chunk_bytes: int = CHUNK_BYTES) -> StreamedLog:
     """Parse source and write every table into directory, holding at most about flush_rows
-    per-blob rows in memory."""
+    per-blob rows (checked after each chunk of chunk_bytes) in memory."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
@@ -144,11 +145,10 @@ def write_tables(source: Source, directory: str, force: bool = False,
     s = _Streamer(out)
     stats, n = ReadStats(), 0
     try:
-        for batch in iter_batches(source, stats):
-            s.parser.feed(batch, n + 1)
-            n += len(batch)
+        for chunk in iter_chunks(source, stats, chunk_bytes):
+            n += s.parser.feed_chunk(chunk, n + 1)
             if progress:
-                progress(sum(map(len, batch)))
+                progress(len(chunk))
             if s.pending() >= flush_rows:
                 s.flush(final=False)
         if n == 0:

@@ -30,12 +30,12 @@ def test_tail_waits_for_the_newline(tmp_path):
     path = tmp_path / "t.log"
     path.write_bytes(b"a\nb")
     tail = Tail(str(path))
-    assert tail.read() == (["a\n"], False)
+    assert tail.read() == (b"a\n", False)
     with open(path, "ab") as f:
         f.write(b"c\r\nd\n")
-    assert tail.read() == (["bc\n", "d\n"], False)
+    assert tail.read() == (b"bc\nd\n", False)
     path.write_bytes(b"x\n")  # shorter than what was read: truncated
-    assert tail.read() == (["x\n"], True)
+    assert tail.read() == (b"x\n", True)
 
 
 def test_follow_sees_rows_and_findings_as_they_arrive(tmp_path):

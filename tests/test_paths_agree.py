@@ -70,7 +70,8 @@ def test_streamed_parquet_equals_the_tables(name, tmp_path):
     monkey = lambda self, final: (flushes.append(final), original(self, final))[1]
     stream._Streamer.flush = monkey
     try:
-        result = stream.write_tables(REAL_LOGS[name], str(tmp_path), flush_rows=500)
+        result = stream.write_tables(REAL_LOGS[name], str(tmp_path), flush_rows=500,
+                                     chunk_bytes=1 << 18)
     finally:
         stream._Streamer.flush = original
     log = caffelog.read_log(REAL_LOGS[name])
@@ -83,5 +84,5 @@ def test_streamed_parquet_equals_the_tables(name, tmp_path):
         pd.testing.assert_frame_equal(want.reset_index(drop=True), got, check_categorical=False,
                                       check_dtype=False)
     assert result.warnings == log.warnings and result.n_lines == log.n_lines
-    if len(log.blobs) > 500:  # it really streamed (checked after each 1 MB batch of lines)
+    if len(log.blobs) > 500:  # it really streamed (checked after each 256 kB chunk)
         assert flushes.count(False) >= (3 if name == "long_run_head" else 1)
