@@ -212,16 +212,25 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     return batch
 
 
-def _previous_same_key(block_no: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """For each row, the previous row of its block with the same key (-1 if none)."""
+def _previous_same_key(block_no: np.ndarray, keys: np.ndarray, window: int = 1 << 18) -> np.ndarray:
+    """For each row, the previous row of its block with the same key (-1 if none).
+
+    Blocks never straddle a window of about `window` rows, so the sort's temporaries stay small
+    however long the log."""
     n = len(keys)
-    combo = block_no.astype(np.int64) * (int(keys.max()) + 1) + keys
-    order = np.argsort(combo, kind="stable")
-    ranked = combo[order]
-    del combo
     prev = np.full(n, -1, dtype=np.int64)
-    same = ranked[1:] == ranked[:-1]
-    prev[order[1:][same]] = order[:-1][same]
+    width = int(keys.max()) + 1
+    start = 0
+    while start < n:
+        end = n if start + window >= n else int(np.searchsorted(block_no, block_no[start + window]))
+        if end <= start:  # one block longer than the window: take it whole
+            end = int(np.searchsorted(block_no, block_no[start], side="right"))
+        combo = (block_no[start:end].astype(np.int64) - int(block_no[start])) * width + keys[start:end]
+        order = np.argsort(combo, kind="stable")
+        ranked = combo[order]
+        same = ranked[1:] == ranked[:-1]
+        prev[order[1:][same] + start] = order[:-1][same] + start
+        start = end
     return prev
 
 

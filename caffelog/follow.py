@@ -15,7 +15,7 @@ from .log import CaffeLog, build_log
 from .parser import LineParser
 from .reader import GZIP_MAGIC, LogInputError
 from .records import RecordSink
-from .scan import normalize_newlines
+from .reader import normalize_newlines
 
 READ_BYTES = 4 << 20
 HEAD_BYTES = 512

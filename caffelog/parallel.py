@@ -117,7 +117,7 @@ def _stitch(results) -> tuple[RecordSink, int]:
     sink = RecordSink()
     offset = 0
     for n, lines, keys, values, key_table, totals, solver, replay, skipped, reasons in results:
-        remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int64)
+        remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int32)
         if len(lines):
             sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend((line + offset, *rest) for line, *rest in totals)

@@ -228,7 +228,7 @@ class LineParser:
     def _lookup(self, heads: list[bytes]) -> np.ndarray:
         """Level-1 key of each head (-1: not served, UNKNOWN: never seen), plus -1 for `no head`."""
         get = self._level1.get
-        return np.array([get(head, UNKNOWN) for head in heads] + [-1], np.int64)
+        return np.array([get(head, UNKNOWN) for head in heads] + [-1], np.int32)
 
     # -- the warm path: lines of a template seen before ---------------------------------------
     def _warm(self, texts: list[str], numbers: list[int]) -> None:

@@ -65,10 +65,16 @@ def select(log: CaffeLog, sel: Selection) -> pd.DataFrame:
     out = grouped.agg(value=("value", "mean"), line=("line", "min")).reset_index()
     has_nan = rows["value"].isna().groupby([rows[k] for k in keys], observed=True, sort=False).any()
     out.loc[has_nan.to_numpy(), "value"] = np.nan
-    out["label"] = (out["layer"].astype(str) + " / " + out["role"].astype(str) + " " +
-                    out["blob"].astype(str) + " / " + out["quantity"].astype(str))
-    rank = {str(layer): i for i, layer in enumerate(b["layer"].unique())}  # first appearance: net order
-    out["order"] = out["layer"].astype(str).map(rank)
+    # labels and net order per series, not per row: a long run has ~100,000 rows here
+    series = out.groupby(["layer", "role", "blob", "quantity"], observed=True, sort=False).ngroup()
+    names = out.drop_duplicates(["layer", "role", "blob", "quantity"])
+    labels = [f"{l} / {r} {bl} / {q}" for l, r, bl, q in
+              zip(names["layer"], names["role"], names["blob"], names["quantity"])]
+    unique = list(dict.fromkeys(labels))  # odd names could make two series' labels equal
+    label_code = np.array([unique.index(label) for label in labels], dtype=np.int64)
+    out["label"] = pd.Categorical.from_codes(label_code[series.to_numpy()], categories=unique)
+    rank = {layer: i for i, layer in enumerate(b["layer"].unique())}  # first appearance: net order
+    out["order"] = np.array([rank[layer] for layer in names["layer"]])[series.to_numpy()]
     out = out.sort_values(["order", "direction", "role", "blob", "quantity", "segment", "iteration"],
                           kind="stable")
     return out.drop(columns="order")

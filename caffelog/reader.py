@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Union
 
-from .scan import normalize_newlines
-
 Source = Union[str, os.PathLike, IO, Iterable[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -132,6 +130,13 @@ def _wrap_binary(raw: IO[bytes]) -> IO[bytes]:
 def _gzip_damaged(stream: IO) -> bool:
     stream = getattr(stream, "buffer", stream)
     return isinstance(getattr(stream, "raw", None), GunzipSalvage) and stream.raw.damaged
+
+
+def normalize_newlines(chunk: bytes) -> bytes:
+    """CRLF and lone CR become LF, as Python's universal newlines would read them."""
+    if b"\r" in chunk:
+        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return chunk
 
 
 def iter_chunks(source: Source, stats: ReadStats | None = None,

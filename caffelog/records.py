@@ -235,7 +235,7 @@ class RecordSink:
 
     def __init__(self) -> None:
         self.blob_line = array("q")
-        self.blob_key = array("q")
+        self.blob_key = array("i")
         self.blob_value = array("d")
         self.blob_chunks: list[tuple] = []  # (lines, keys, values) numpy arrays from the hot path
         self._keys = Interner()  # blob keys (direction, layer, role, blob, quantity)
@@ -275,7 +275,7 @@ class RecordSink:
         (they are replaced by the result), so memory holds one copy, not two."""
         import numpy as np
         chunks, self.blob_chunks = self.blob_chunks, []
-        extra = (np.frombuffer(self.blob_line, np.int64), np.asarray(self.blob_key, np.int64),
+        extra = (np.frombuffer(self.blob_line, np.int64), np.frombuffer(self.blob_key, np.int32),
                  np.frombuffer(self.blob_value, np.float64))
         columns = []
         for i in range(3):
@@ -284,7 +284,7 @@ class RecordSink:
             for c in chunks:  # free each piece as soon as its column is built
                 c[i] = None
         del chunks, extra
-        self.blob_line, self.blob_key, self.blob_value = array("q"), array("q"), array("d")
+        self.blob_line, self.blob_key, self.blob_value = array("q"), array("i"), array("d")
         lines, keys, values = columns
         if len(lines) > 1 and (np.diff(lines) < 0).any():
             order = np.argsort(lines, kind="stable")

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 NEWLINE, BRACKET, COLON, SPACE = 10, ord("]"), ord(":"), 32
 INLINE = 12  # binary_view keeps strings up to 12 bytes inside the view itself
 PAD = b"\0" * 16
+# arrow's own allocator would keep what it frees for arrow; malloc gives it back to numpy
+POOL = pa.system_memory_pool()
 
 # the bytes a NUMBER token can hold (grammars/caffe.lark: -?(nan|inf|digits[.digits][e±digits]));
 # pyarrow's cast rejects the malformed arrangements of these, and zero is the padding
@@ -43,13 +45,6 @@ def message_head(line: str) -> str | None:
     msg = line.partition("] ")[2]
     colon = msg.rfind(": ")
     return msg[:colon + 1] if colon >= 0 else None
-
-
-def normalize_newlines(chunk: bytes) -> bytes:
-    """CRLF and lone CR become LF, as Python's universal newlines would read them."""
-    if b"\r" in chunk:
-        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return chunk
 
 
 def line_bounds(buf: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +98,7 @@ def _encode_heads(chunk: bytes, buf: np.ndarray, start: np.ndarray, length: np.n
     views[length == 0] = 0  # empty: an inline view of nothing
     heads = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views),
                                                         pa.py_buffer(chunk)])
-    encoded = heads.dictionary_encode()
+    encoded = pc.dictionary_encode(heads, memory_pool=POOL)
     indices = encoded.indices
     codes = np.frombuffer(indices.buffers()[1], np.int32, n, indices.offset * 4).copy()
     return codes, encoded.dictionary.to_pylist()
@@ -123,7 +118,7 @@ def numbers(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.n
     views[~valid, 1] = ord("0")  # an invalid range is read as "0" and masked out
     texts = pa.Array.from_buffers(pa.string_view(), len(starts), [None, pa.py_buffer(views)])
     try:
-        values = pc.cast(texts, pa.float64()).to_numpy()
+        values = pc.cast(texts, pa.float64(), memory_pool=POOL).to_numpy()
     except pa.ArrowInvalid:  # a malformed arrangement of number bytes (`1.2.3`): one by one
         values, valid = _one_by_one(texts.to_pylist(), valid)
     return values, valid

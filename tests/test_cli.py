@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pandas as pd
+
+import caffelog
 import pytest
 from click.testing import CliRunner
 
@@ -184,3 +186,8 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         export.write_table(parsed("dead_relu").blobs, str(target))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_table_choices_are_the_tables():
+    from caffelog import cli
+    assert cli.TABLES == caffelog.CaffeLog.TABLES
