@@ -41,10 +41,10 @@ METHODS = {
         work="df = h.parse(sys.argv[1])", tables="df.memory_usage(deep=True).sum()"),
         "{log}", str(BASELINE.parent)],
     "caffelog 1 process": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog", work="log = caffelog.read_log(sys.argv[1], workers=1)", tables=_TABLES),
+        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=1)", tables=_TABLES),
         "{log}"],
     "caffelog 2 processes": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog", work="log = caffelog.read_log(sys.argv[1], workers=2)", tables=_TABLES),
+        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=2)", tables=_TABLES),
         "{log}"],
     "caffelog parse -o DIR": [sys.executable, "-c", _TIMED.format(
         setup="import tempfile; from caffelog.stream import write_tables",

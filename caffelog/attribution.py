@@ -104,9 +104,28 @@ class Placement:
     test_net: np.ndarray
     inferred: np.ndarray
 
+    FIELDS = ("segment", "iteration", "test", "test_net", "inferred")
 
-def place_rows(t: Timeline, lines: np.ndarray, is_update: np.ndarray | None = None) -> Placement:
-    """Attribute rows (given by line number) to segment, iteration and phase."""
+
+def place_rows(t: Timeline, lines: np.ndarray, is_update: np.ndarray | None = None,
+               window: int = 1 << 18) -> Placement:
+    """Attribute rows (given by line number) to segment, iteration and phase.
+
+    Done `window` rows at a time: the searches' temporaries stay small however long the log."""
+    n = len(lines)
+    if n <= window:
+        return _place(t, lines, is_update)
+    out = None
+    for i in range(0, n, window):
+        part = _place(t, lines[i:i + window], None if is_update is None else is_update[i:i + window])
+        if out is None:
+            out = Placement(*(np.empty(n, getattr(part, f).dtype) for f in Placement.FIELDS))
+        for f in Placement.FIELDS:
+            getattr(out, f)[i:i + window] = getattr(part, f)
+    return out
+
+
+def _place(t: Timeline, lines: np.ndarray, is_update: np.ndarray | None) -> Placement:
     n = len(lines)
     segment = t.segment_of(lines)
     iteration = np.full(n, -1, dtype=np.int64)
@@ -195,8 +214,8 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     multi[block_no[starts | (prev >= 0)]] = True
     rows = np.flatnonzero(multi[block_no])
     if len(rows):
-        pass_first = np.maximum.accumulate(np.where(starts | block_change, np.arange(n), 0))
-        position = rows - pass_first[rows]
+        marks = np.flatnonzero(starts | block_change)  # where each pass begins
+        position = rows - marks[np.searchsorted(marks, rows, side="right") - 1]
         slot = kind[rows].astype(np.int64) * (int(keys.max()) + 1) + keys[rows]
         by_slot = pd.Series(position).groupby(slot)
         usual = by_slot.median().where(by_slot.size() >= 2)  # a key seen once (damage?) has no say
@@ -218,7 +237,7 @@ def _previous_same_key(block_no: np.ndarray, keys: np.ndarray, window: int = 1 <
     Blocks never straddle a window of about `window` rows, so the sort's temporaries stay small
     however long the log."""
     n = len(keys)
-    prev = np.full(n, -1, dtype=np.int64)
+    prev = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
     width = int(keys.max()) + 1
     start = 0
     while start < n:

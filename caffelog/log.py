@@ -81,7 +81,7 @@ def read_log(source: Source, progress: Callable[[int], None] | None = None,
         sink, n = parallel.parse_records_parallel(source, workers, progress)
     else:
         sink, n = parse_records(source, progress, stats)
-    return build_log(sink, n, describe(source), stats)
+    return build_log(sink, n, describe(source), stats, consume=True)
 
 
 def default_workers() -> int:
@@ -91,8 +91,10 @@ def default_workers() -> int:
     return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 2)
 
 
-def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = None) -> CaffeLog:
-    """Turn parsed records into the tables."""
+def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = None,
+              consume: bool = False) -> CaffeLog:
+    """Turn parsed records into the tables. consume=True moves the per-blob rows into the
+    blobs table without a copy (the sink is done with afterwards)."""
     if n == 0:
         raise LogInputError(f"{name}: empty input")
     if len(sink.skipped_lines) == n:
@@ -103,7 +105,7 @@ def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = Non
                              dict(sink.skipped_reasons))
     log = CaffeLog(
         source=name,
-        blobs=tables.build_blobs(sink, timeline),
+        blobs=tables.build_blobs(sink, timeline, consume),
         totals=tables.build_totals(sink, timeline),
         scalars=tables.build_scalars(sink, timeline),
         net=tables.build_net(sink),

@@ -16,7 +16,7 @@ import numpy as np
 
 from .parser import LineParser
 from .reader import GZIP_MAGIC, ReadStats, read_chunks
-from .records import BLOB_KINDS, SOLVER_COLUMN_KINDS, RecordSink
+from .records import BLOB_KINDS, SOLVER_COLUMN_KINDS, BlobColumns, RecordSink
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
 
@@ -72,7 +72,9 @@ def chunk_bounds(path: str, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _parse_range(path: str, start: int, end: int, progress=None):
+def _parse_range(path: str, start: int, end: int, progress=None, in_process: bool = False):
+    """Parse bytes [start, end) of path. The per-blob rows come back as numpy arrays from a
+    worker, or as the BlobColumns themselves in the main process (no copy to stitch)."""
     sink = RecordingSink()
     parser = LineParser(sink)
     n = 0
@@ -81,8 +83,8 @@ def _parse_range(path: str, start: int, end: int, progress=None):
             n += parser.feed_chunk(chunk, n + 1)
             if progress:
                 progress(len(chunk))
-    lines, keys, values = sink.blob_columns()
-    return (n, lines, keys, values, sink.blob_keys, sink.totals, sink.solver, sink.replay,
+    blobs = sink.blobs if in_process else sink.blob_columns(consume=True)
+    return (n, blobs, sink.blob_keys, sink.totals, sink.solver, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
 
 
@@ -109,16 +111,21 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ctx.Pool(len(bounds) - 1) as pool:
         pending = [pool.apply_async(_parse_range, (path, a, b)) for a, b in bounds[1:]]
-        results = [_parse_range(path, *bounds[0], scaled)] + [p.get() for p in pending]
+        results = [_parse_range(path, *bounds[0], scaled, in_process=True)]
+        results += [p.get() for p in pending]
     return _stitch(results)
 
 
 def _stitch(results) -> tuple[RecordSink, int]:
     sink = RecordSink()
     offset = 0
-    for n, lines, keys, values, key_table, totals, solver, replay, skipped, reasons in results:
+    for n, blobs, key_table, totals, solver, replay, skipped, reasons in results:
         remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int32)
-        if len(lines):
+        if isinstance(blobs, BlobColumns):  # the first range, parsed here: adopt its rows
+            assert offset == 0 and (remap == np.arange(len(remap))).all()
+            sink.blobs = blobs
+        elif len(blobs[0]):
+            lines, keys, values = blobs
             sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend((line + offset, *rest) for line, *rest in totals)
         sink.solver.extend(solver, offset)

@@ -207,8 +207,7 @@ class LineParser:
             texts = [chunk[a:b].decode("utf-8", "replace")
                      for a, b in zip(cut.starts[rows].tolist(), cut.ends[rows].tolist())]
             self._warm(texts, (rows + first_line).tolist())
-        if len(hits):
-            self.sink.add_blob_chunk(hits + first_line, keys, values)
+        self.sink.add_blob_chunk(hits + first_line, keys, values)  # also the slow path's rows
         return n
 
     def _learn_heads(self, chunk: bytes, cut: scan.Cut, lookup: np.ndarray) -> np.ndarray:

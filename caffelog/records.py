@@ -228,16 +228,66 @@ SOLVER_COLUMN_KINDS = frozenset({"iteration_loss", "iteration_lr", "net_output"}
 NAN = float("nan")
 
 
+class BlobColumns:
+    """Every per-blob row as three growing columns (line, key id, value), always in line order.
+
+    array.array grows in place (realloc), so a long parse never holds its rows twice nor leaves
+    a trail of freed chunks behind. Rows parsed one by one (the slow path) wait in `pending`
+    until the hot path commits its chunk, and both are merged in line order then.
+    """
+
+    def __init__(self) -> None:
+        self.line, self.key, self.value = array("q"), array("i"), array("d")
+        self.pending: list[tuple[int, int, float]] = []
+
+    def __len__(self) -> int:
+        return len(self.line) + len(self.pending)
+
+    def add(self, line: int, key: int, value: float) -> None:
+        self.pending.append((line, key, value))
+
+    def commit(self, lines, keys, values) -> None:
+        """Append a chunk of rows (numpy, in line order) after the pending ones, merged."""
+        import numpy as np
+        if self.pending:
+            more = np.array(self.pending, dtype=np.float64).reshape(-1, 3)
+            self.pending = []
+            lines = np.concatenate([more[:, 0].astype(np.int64), lines])
+            keys = np.concatenate([more[:, 1].astype(np.int32), keys])
+            values = np.concatenate([more[:, 2], values])
+            order = np.argsort(lines, kind="stable")
+            lines, keys, values = lines[order], keys[order], values[order]
+        if len(self.line) and len(lines) and lines[0] < self.line[-1]:
+            raise ValueError("blob rows must be committed in line order")
+        self.line.frombytes(np.ascontiguousarray(lines, np.int64).tobytes())
+        self.key.frombytes(np.ascontiguousarray(keys, np.int32).tobytes())
+        self.value.frombytes(np.ascontiguousarray(values, np.float64).tobytes())
+
+    def columns(self, consume: bool = False):
+        """(lines, keys, values) as numpy arrays. consume=True hands the memory over without a
+        copy and leaves these columns empty."""
+        import numpy as np
+        self.commit(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
+        arrays = (np.frombuffer(self.line, np.int64), np.frombuffer(self.key, np.int32),
+                  np.frombuffer(self.value, np.float64))
+        if not consume:
+            return tuple(a.copy() for a in arrays)
+        self.line, self.key, self.value = array("q"), array("i"), array("d")
+        return arrays
+
+    def keep_from(self, lines, keys, values) -> None:
+        """Start over with just these rows (what a streamed flush has not written yet)."""
+        self.line, self.key, self.value = array("q"), array("i"), array("d")
+        self.commit(lines, keys, values)
+
+
 class RecordSink:
     """Column builders for every record kind. Parsers append; tables.py reads."""
 
     BLOB_KINDS = BLOB_KINDS
 
     def __init__(self) -> None:
-        self.blob_line = array("q")
-        self.blob_key = array("i")
-        self.blob_value = array("d")
-        self.blob_chunks: list[tuple] = []  # (lines, keys, values) numpy arrays from the hot path
+        self.blobs = BlobColumns()
         self._keys = Interner()  # blob keys (direction, layer, role, blob, quantity)
         self.totals: list[tuple] = []  # (line, l1_data, l1_diff, l2_data, l2_diff)
         self.events: list[tuple] = []  # (line, kind, fields) of the rarer events
@@ -268,29 +318,12 @@ class RecordSink:
         return self._keys.values
 
     def add_blob_chunk(self, lines, keys, values) -> None:
-        self.blob_chunks.append([lines, keys, values])
+        """The hot path's rows of one chunk (in line order); also commits the slow path's."""
+        self.blobs.commit(lines, keys, values)
 
-    def blob_columns(self):
-        """(lines, keys, values) of every per-blob row, in line order. Consumes the chunks
-        (they are replaced by the result), so memory holds one copy, not two."""
-        import numpy as np
-        chunks, self.blob_chunks = self.blob_chunks, []
-        extra = (np.frombuffer(self.blob_line, np.int64), np.frombuffer(self.blob_key, np.int32),
-                 np.frombuffer(self.blob_value, np.float64))
-        columns = []
-        for i in range(3):
-            parts = [c[i] for c in chunks] + [extra[i]]
-            columns.append(np.concatenate(parts))
-            for c in chunks:  # free each piece as soon as its column is built
-                c[i] = None
-        del chunks, extra
-        self.blob_line, self.blob_key, self.blob_value = array("q"), array("i"), array("d")
-        lines, keys, values = columns
-        if len(lines) > 1 and (np.diff(lines) < 0).any():
-            order = np.argsort(lines, kind="stable")
-            lines, keys, values = lines[order], keys[order], values[order]
-        self.blob_chunks = [[lines, keys, values]]
-        return lines, keys, values
+    def blob_columns(self, consume: bool = False):
+        """(lines, keys, values) of every per-blob row, in line order (see BlobColumns)."""
+        return self.blobs.columns(consume)
 
     def add_columns(self, kind: str, lines: list[int], fields: dict[str, list],
                     skipped: list[int]) -> None:
@@ -319,15 +352,11 @@ class RecordSink:
             return
         self._dump = None  # any glog line ends a protobuf dump
         if kind in BLOB_KINDS:
-            self.blob_line.append(line)
-            self.blob_key.append(self.blob_key_of(kind, fields))
-            self.blob_value.append(fields.get("mean", fields["value"]))
+            self.blobs.add(line, self.blob_key_of(kind, fields), fields.get("mean", fields["value"]))
         elif kind == "update_owned":
             for quantity in ("data", "diff"):
-                self.blob_line.append(line)
                 key = ("update", fields["layer"], "param", fields["blob"], quantity)
-                self.blob_key.append(self.blob_key_of_tuple(key))
-                self.blob_value.append(fields[quantity])
+                self.blobs.add(line, self.blob_key_of_tuple(key), fields[quantity])
         elif kind == "all_params":
             self.totals.append((line, fields["l1_data"], fields["l1_diff"],
                                 fields["l2_data"], fields["l2_diff"]))

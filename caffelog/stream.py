@@ -76,7 +76,7 @@ class _Streamer:
 
     def flush(self, final: bool) -> None:
         sink = self.sink
-        lines, keys, values = sink.blob_columns()
+        lines, keys, values = sink.blob_columns(consume=True)
         if final:
             cut, total_cut = len(lines), len(sink.totals)
         elif len(sink.solver.loss_line):
@@ -92,7 +92,7 @@ class _Streamer:
         self.inferred += int(head["inferred"].sum())
         if len(head) or (final and self.blobs.writer is None):
             self.blobs.write(head)
-        sink.blob_chunks = [[lines[cut:], keys[cut:], values[cut:]]]
+        sink.blobs.keep_from(lines[cut:], keys[cut:], values[cut:])
         totals = tables.totals_frame(sink.totals[:total_cut], timeline)
         if len(totals) or (final and self.totals.writer is None):
             self.totals.write(totals)
@@ -117,7 +117,7 @@ class _Streamer:
             self.scalars.write(scalars)
 
     def pending(self) -> int:
-        return sum(len(c[0]) for c in self.sink.blob_chunks) + len(self.sink.blob_line)
+        return len(self.sink.blobs)
 
 
 @dataclass

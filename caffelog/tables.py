@@ -64,8 +64,9 @@ def _unwrap(node):
     return node
 
 
-def build_blobs(sink: RecordSink, t: Timeline) -> pd.DataFrame:
-    return blobs_frame(*sink.blob_columns(), sink.blob_keys, t)
+def build_blobs(sink: RecordSink, t: Timeline, consume: bool = False) -> pd.DataFrame:
+    """The blobs table; consume=True hands the sink's rows over to it without a copy."""
+    return blobs_frame(*sink.blob_columns(consume), sink.blob_keys, t)
 
 
 def blobs_frame(lines: np.ndarray, keys: np.ndarray, values: np.ndarray, blob_keys: list[tuple],
