@@ -51,7 +51,7 @@ METHODS = {
         work="write_tables(sys.argv[1], tempfile.mkdtemp(dir=sys.argv[2]))", tables=0),
         "{log}", "{tmp}"],
     "caffelog diagnose": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; from caffelog.diagnose import diagnose",
+        setup="import caffelog; caffelog.read_log; from caffelog.diagnose import diagnose",
         work="log = caffelog.read_log(sys.argv[1]); findings = diagnose(log)", tables=_TABLES), "{log}"],
     "caffelog cached": [sys.executable, "-c", _TIMED.format(
         setup="from caffelog.cache import read_log_cached", work="log = read_log_cached(sys.argv[1])",

@@ -74,9 +74,28 @@ class Context:
 
     @cached_property
     def train(self) -> pd.DataFrame:
-        """Train-phase forward/backward values (no [Update] rows)."""
+        """Train-phase forward/backward values (no [Update] rows). A copy of most of the blobs
+        table: rules use train_where() to copy only the rows they look at."""
+        return self.log.blobs[self._train_mask]
+
+    @cached_property
+    def _train_mask(self) -> np.ndarray:
         b = self.log.blobs
-        return b[(b["phase"] == "train") & (b["direction"] != "update")]
+        return ((b["phase"] == "train") & (b["direction"] != "update")).to_numpy()
+
+    def train_where(self, mask: np.ndarray | None = None, layers: list[str] | None = None,
+                    **equal: str) -> pd.DataFrame:
+        """The train forward/backward rows where each named column equals its value, the layer
+        is one of `layers` and `mask` (over the blobs table) holds."""
+        b = self.log.blobs
+        keep = self._train_mask.copy()
+        for column, value in equal.items():
+            keep &= (b[column] == value).to_numpy()
+        if layers is not None:
+            keep &= b["layer"].isin(layers).to_numpy()
+        if mask is not None:
+            keep &= mask
+        return b[keep]
 
     @cached_property
     def net(self) -> pd.DataFrame:
@@ -95,20 +114,19 @@ class Context:
     def layer_order(self) -> list[str]:
         order = list(self.net["layer"]) or []
         seen = set(order)
-        order += [str(l) for l in self.train["layer"].unique() if str(l) not in seen]
+        b = self.log.blobs
+        order += [str(l) for l in b["layer"][self._train_mask].unique() if str(l) not in seen]
         return order
 
     @cached_property
     def weight_diffs(self) -> pd.DataFrame:
         """Backward diff of each learnable layer's first param blob (the weights), per pass."""
-        t = self.train
-        return t[(t["direction"] == "backward") & (t["role"] == "param") & (t["blob"] == "0")]
+        return self.train_where(direction="backward", role="param", blob="0")
 
     @cached_property
     def weight_data(self) -> pd.DataFrame:
         """Forward data of each layer's first param blob (named params print their name)."""
-        t = self.train
-        p = t[(t["direction"] == "forward") & (t["role"] == "param")]
+        p = self.train_where(direction="forward", role="param")
         return p.groupby(["segment", "iteration", "batch", "layer"], observed=True, sort=False).head(1)
 
     @cached_property

@@ -23,9 +23,8 @@ class DeadActivation(Rule):
     TYPES = ("ReLU", "PReLU", "ELU")
 
     def check(self, ctx: Context):
-        t = ctx.train
         relus = [l for l in ctx.layer_order if ctx.layer_types.get(l) in self.TYPES]
-        tops = t[(t["direction"] == "forward") & (t["role"] == "top") & t["layer"].isin(relus)]
+        tops = ctx.train_where(direction="forward", role="top", layers=relus)
         dead = []
         for layer in relus:
             rows = tops[tops["layer"] == layer]

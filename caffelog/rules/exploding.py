@@ -23,9 +23,8 @@ class Exploding(Rule):
 
     def check(self, ctx: Context):
         out = []
-        t = ctx.train
-        finite = np.isfinite(t["value"].to_numpy())
-        big = t[finite & (t["value"].to_numpy() >= self.t["value"])]
+        values = ctx.log.blobs["value"].to_numpy()
+        big = ctx.train_where(np.isfinite(values) & (values >= self.t["value"]))
         for layer, rows in big.groupby("layer", observed=True, sort=False):
             first = rows.iloc[0]
             out.append(self.episode(

@@ -66,8 +66,8 @@ class NonFinite(Rule):
 
     def _trend(self, ctx: Context, r) -> tuple[bool | None, str]:
         """Did values grow over the iterations before the first non-finite one?"""
-        t = ctx.train
-        before = t[(t["segment"] == r["segment"]) & (t["line"] < r["line"])]
+        b = ctx.log.blobs
+        before = ctx.train_where(((b["segment"] == r["segment"]) & (b["line"] < r["line"])).to_numpy())
         peak = finite(before["value"]).groupby(before["iteration"]).max().dropna()
         if len(peak) < 2:
             return None, "too few iterations before it to tell divergence from a numerical fault"

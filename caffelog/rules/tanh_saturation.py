@@ -18,9 +18,8 @@ class TanhSaturation(Rule):
     thresholds = {"level": 0.9}
 
     def check(self, ctx: Context):
-        t = ctx.train
         layers = [l for l in ctx.layer_order if ctx.layer_types.get(l) == "TanH"]
-        tops = t[(t["direction"] == "forward") & (t["role"] == "top") & t["layer"].isin(layers)]
+        tops = ctx.train_where(direction="forward", role="top", layers=layers)
         hot = []
         for layer in layers:
             rows = tops[tops["layer"] == layer]

@@ -19,8 +19,7 @@ class ZeroGradient(Rule):
     thresholds = {"min_run": 10}
 
     def check(self, ctx: Context):
-        t = ctx.train
-        p = t[(t["direction"] == "backward") & (t["role"] == "param")]
+        p = ctx.train_where(direction="backward", role="param")
         if p.empty:
             return []
         nonzero = (p["value"] != 0).groupby([p["layer"], p["segment"], p["iteration"]],
