@@ -1,13 +1,16 @@
 """Lines -> records, with the lark grammar as the only definition of the language.
 
 Parsing every line with lark would run at about 1 MB/s. Instead each distinct line *shape* is
-parsed once and remembered:
+parsed once and remembered, and a chunk of lines goes through three paths:
 
-* level 1 (the hot path, ~95% of a debug_info log): a per-blob line minus its trailing number,
-  e.g. ``    [Forward] Layer conv1, top blob conv1 data:``. A hit costs a dict lookup and a float().
-* level 2: the message with every number replaced by a slot; lark's token positions tell which
-  slot feeds which field, so ``Iteration 7, lr = 0.01`` and ``Iteration 8, lr = 0.005`` share one
-  parse.
+* hot (~95% of a debug_info log): scan.cut() splits every line of the chunk into head and value
+  at once; a head such as ``    [Forward] Layer conv1, top blob conv1 data:`` that lark parsed
+  before (level 1) makes its lines rows without any per-line Python.
+* warm: the other lines' messages are split into template and numbers in one regex pass; lark's
+  token positions told, the first time, which number feeds which field (level 2), so
+  ``Iteration 7, lr = 0.01`` and ``Iteration 8, lr = 0.005`` share one parse. The frequent
+  stateless kinds (loss, lr, net outputs, totals) are stored a column at a time.
+* cold: a new shape, parsed by lark (which also fills both caches).
 
 A shape whose fields cannot be told apart from its slots (a layer called ``fc-1e5``...) is parsed
 by lark line by line: correct, only slower. Lines lark rejects are counted as skipped.
@@ -24,7 +27,8 @@ import lark
 import numpy as np
 
 from . import scan
-from .records import FIELD_NAMES, NAN, RecordSink
+from .batch import COLUMN_KINDS, ColumnBatch
+from .records import FIELD_NAMES, RecordSink
 
 _GRAMMAR_NAME = "caffe.lark"
 # A Caffe line is never this long; longer ones are skipped as damaged without being parsed,
@@ -73,93 +77,6 @@ class Shape:
 
 UNPARSED = Shape("unparsed", {})
 PER_LINE = Shape("per_line", {})
-
-# kinds without state (one per displayed iteration): stored a column at a time
-COLUMN_KINDS = frozenset({"iteration_loss", "iteration_lr", "net_output", "all_params"})
-
-
-class ColumnBatch:
-    """Lines of the stateless solver kinds from one chunk, grouped by shape, turned into columns
-    at the end of the chunk: one conversion per field instead of a dict per line.
-
-    slots holds every number of the chunk's warm lines in order; line i's are
-    slots[offsets[i]:offsets[i + 1]].
-    """
-
-    def __init__(self, slots: list[str], offsets: list[int], numbers: list[int]) -> None:
-        self._slots, self._offsets, self._numbers = slots, offsets, numbers
-        self._groups: dict[int, tuple[Shape, list[int]]] = {}
-        self._singles: dict[str, tuple[list, dict]] = {}
-
-    def add_rows(self, shapes: list[Shape | None], columnar: list[bool]) -> None:
-        """Group the columnar rows by shape."""
-        groups = self._groups
-        for i, (shape, wanted) in enumerate(zip(shapes, columnar)):
-            if wanted:
-                group = groups.get(id(shape))
-                if group is None:
-                    group = groups[id(shape)] = (shape, [])
-                group[1].append(i)
-
-    def add_fields(self, kind: str, fields: dict, line: int) -> None:
-        """A line already turned into fields (by the slow path)."""
-        lines, columns = self._singles.setdefault(kind, ([], {}))
-        for name, value in fields.items():
-            columns.setdefault(name, [NAN] * len(lines)).append(value)
-        lines.append(line)
-        for column in columns.values():
-            if len(column) < len(lines):
-                column.append(NAN)
-
-    def store(self, sink: RecordSink) -> None:
-        by_kind: dict[str, list] = {kind: [(lines, columns, [])]
-                                    for kind, (lines, columns) in self._singles.items()}
-        for shape, rows in self._groups.values():
-            by_kind.setdefault(shape.kind, []).append(self._columns(shape, rows))
-        for kind, pieces in by_kind.items():
-            sink.add_columns(kind, *_merge(pieces))
-
-    def _columns(self, shape: Shape, rows: list[int]):
-        """(lines, {field: values}, skipped lines) of one shape's rows."""
-        slots, offsets = self._slots, self._offsets
-        lines = [self._numbers[i] for i in rows]
-        try:
-            fields = {name: list(map(convert, [slots[offsets[i] + index] for i in rows]))
-                      for name, index, convert in shape.slots}
-        except (ValueError, IndexError):
-            return self._row_by_row(shape, rows)
-        for name, value in shape.consts.items():
-            fields[name] = [value] * len(rows)
-        return lines, fields, []
-
-    def _row_by_row(self, shape: Shape, rows: list[int]):
-        kept, fields, bad = [], {}, []
-        for i in rows:
-            try:
-                values = shape.fields(self._slots[self._offsets[i]:self._offsets[i + 1]])
-            except (ValueError, IndexError):
-                bad.append(self._numbers[i])
-                continue
-            kept.append(self._numbers[i])
-            for name, value in values.items():
-                fields.setdefault(name, []).append(value)
-        return kept, fields, bad
-
-
-def _merge(pieces):
-    """Concatenate (lines, fields, skipped) pieces of one kind, in line order."""
-    if len(pieces) == 1:
-        return pieces[0]
-    lines = [n for piece in pieces for n in piece[0]]
-    order = np.argsort(np.array(lines, np.int64), kind="stable").tolist()
-    names = set().union(*(piece[1] for piece in pieces))
-    fields = {}
-    for name in names:
-        column = [v for piece in pieces
-                  for v in piece[1].get(name, [NAN] * len(piece[0]))]
-        fields[name] = [column[i] for i in order]
-    return [lines[i] for i in order], fields, [n for piece in pieces for n in piece[2]]
-
 
 class LineParser:
     """Feeds lines through the shape caches into a RecordSink."""

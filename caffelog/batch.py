@@ -1,0 +1,104 @@
+"""The warm path's columns: solver lines of known templates, a chunk at a time.
+
+A long log has one loss, lr, net-output and All-net-params line per displayed iteration:
+hundreds of thousands. Turning each into a dict and appending it field by field costs more than
+parsing it; grouping a chunk's lines by shape and converting one field of all of them at once
+does not.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .records import NAN, RecordSink
+
+if TYPE_CHECKING:
+    from .parser import Shape
+
+
+# kinds without state (one per displayed iteration): stored a column at a time
+COLUMN_KINDS = frozenset({"iteration_loss", "iteration_lr", "net_output", "all_params"})
+
+
+class ColumnBatch:
+    """Lines of the stateless solver kinds from one chunk, grouped by shape, turned into columns
+    at the end of the chunk: one conversion per field instead of a dict per line.
+
+    slots holds every number of the chunk's warm lines in order; line i's are
+    slots[offsets[i]:offsets[i + 1]].
+    """
+
+    def __init__(self, slots: list[str], offsets: list[int], numbers: list[int]) -> None:
+        self._slots, self._offsets, self._numbers = slots, offsets, numbers
+        self._groups: dict[int, tuple[Shape, list[int]]] = {}
+        self._singles: dict[str, tuple[list, dict]] = {}
+
+    def add_rows(self, shapes: list[Shape | None], columnar: list[bool]) -> None:
+        """Group the columnar rows by shape."""
+        groups = self._groups
+        for i, (shape, wanted) in enumerate(zip(shapes, columnar)):
+            if wanted:
+                group = groups.get(id(shape))
+                if group is None:
+                    group = groups[id(shape)] = (shape, [])
+                group[1].append(i)
+
+    def add_fields(self, kind: str, fields: dict, line: int) -> None:
+        """A line already turned into fields (by the slow path)."""
+        lines, columns = self._singles.setdefault(kind, ([], {}))
+        for name, value in fields.items():
+            columns.setdefault(name, [NAN] * len(lines)).append(value)
+        lines.append(line)
+        for column in columns.values():
+            if len(column) < len(lines):
+                column.append(NAN)
+
+    def store(self, sink: RecordSink) -> None:
+        by_kind: dict[str, list] = {kind: [(lines, columns, [])]
+                                    for kind, (lines, columns) in self._singles.items()}
+        for shape, rows in self._groups.values():
+            by_kind.setdefault(shape.kind, []).append(self._columns(shape, rows))
+        for kind, pieces in by_kind.items():
+            sink.add_columns(kind, *_merge(pieces))
+
+    def _columns(self, shape: Shape, rows: list[int]):
+        """(lines, {field: values}, skipped lines) of one shape's rows."""
+        slots, offsets = self._slots, self._offsets
+        lines = [self._numbers[i] for i in rows]
+        try:
+            fields = {name: list(map(convert, [slots[offsets[i] + index] for i in rows]))
+                      for name, index, convert in shape.slots}
+        except (ValueError, IndexError):
+            return self._row_by_row(shape, rows)
+        for name, value in shape.consts.items():
+            fields[name] = [value] * len(rows)
+        return lines, fields, []
+
+    def _row_by_row(self, shape: Shape, rows: list[int]):
+        kept, fields, bad = [], {}, []
+        for i in rows:
+            try:
+                values = shape.fields(self._slots[self._offsets[i]:self._offsets[i + 1]])
+            except (ValueError, IndexError):
+                bad.append(self._numbers[i])
+                continue
+            kept.append(self._numbers[i])
+            for name, value in values.items():
+                fields.setdefault(name, []).append(value)
+        return kept, fields, bad
+
+
+def _merge(pieces):
+    """Concatenate (lines, fields, skipped) pieces of one kind, in line order."""
+    if len(pieces) == 1:
+        return pieces[0]
+    lines = [n for piece in pieces for n in piece[0]]
+    order = np.argsort(np.array(lines, np.int64), kind="stable").tolist()
+    names = set().union(*(piece[1] for piece in pieces))
+    fields = {}
+    for name in names:
+        column = [v for piece in pieces
+                  for v in piece[1].get(name, [NAN] * len(piece[0]))]
+        fields[name] = [column[i] for i in order]
+    return [lines[i] for i in order], fields, [n for piece in pieces for n in piece[2]]
