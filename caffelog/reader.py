@@ -1,8 +1,9 @@
 """Where log text comes from: paths, gzip, stdin, open files, iterables of lines.
 
-Everything is streamed in batches of lines so a 10 GB log never sits in memory. Text is decoded
-as UTF-8 with bad bytes replaced (a flipped byte must not cost the rest of the log), and
-universal newlines turn CRLF and lone CR into line ends.
+Everything is streamed in chunks of whole lines (bytes: the parser decodes only the lines it
+must), so a 10 GB log never sits in memory. Bad UTF-8 is replaced when a line is decoded (a
+flipped byte must not cost the rest of the log), and universal newlines turn CRLF and lone CR
+into line ends.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import IO, Union
 Source = Union[str, os.PathLike, IO, Iterable[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
-BATCH_BYTES = 1 << 20
 CHUNK_BYTES = 4 << 20
 
 
@@ -44,13 +44,6 @@ def describe(source: Source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return "<stdin>" if str(source) == "-" else os.fspath(source)
     return getattr(source, "name", None) or "<lines>"
-
-
-def open_text(source: Source) -> IO[str]:
-    """Open a path ('-' for stdin), a binary or text file object as a text stream."""
-    stream = open_binary(source)
-    return stream if isinstance(stream, io.TextIOBase) else io.TextIOWrapper(
-        stream, encoding="utf-8", errors="replace", newline=None)
 
 
 def open_binary(source: Source) -> IO:
@@ -181,32 +174,6 @@ def read_chunks(stream: IO, stats: ReadStats, size: int = CHUNK_BYTES,
             chunk = chunk.encode("utf-8", "replace")
         stats.bytes_read += len(chunk)
         yield normalize_newlines(chunk)
-
-
-def iter_batches(source: Source, stats: ReadStats | None = None) -> Iterator[list[str]]:
-    """Yield lists of lines (each ending in '\\n' except maybe the last) in input order."""
-    stats = stats if stats is not None else ReadStats()
-    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
-        yield from _batches_of_iterable(source)
-        return
-    stream = open_text(source)
-    try:
-        while True:
-            try:
-                batch = stream.readlines(BATCH_BYTES)
-            except (EOFError, zlib.error, gzip.BadGzipFile):
-                stats.truncated_gzip = True
-                return
-            except OSError as exc:
-                raise LogInputError(f"{describe(source)}: read error ({exc})") from None
-            if not batch:
-                stats.truncated_gzip |= _gzip_damaged(stream)
-                return
-            stats.bytes_read += sum(map(len, batch))
-            yield batch
-    finally:
-        if stream is not sys.stdin and not isinstance(source, io.TextIOBase):
-            stream.close()
 
 
 def _batches_of_iterable(lines: Iterable[str]) -> Iterator[list[str]]:

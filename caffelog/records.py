@@ -149,25 +149,8 @@ class SolverColumns:
         self.out_value, self.out_weighted = array("d"), array("d")
         self._names = Interner()
 
-    def add(self, kind: str, f: dict, line: int) -> None:
-        if kind == "iteration_loss":
-            self.loss_line.append(line)
-            self.loss_iter.append(f["iteration"])
-            self.loss_value.append(f["value"])
-            self.loss_speed.append(f.get("iter_per_s", NAN))
-        elif kind == "iteration_lr":
-            self.lr_line.append(line)
-            self.lr_iter.append(f["iteration"])
-            self.lr_value.append(f["value"])
-        else:
-            self.out_line.append(line)
-            self.out_test.append(f["phase"] == "Test")
-            self.out_name.append(self.name_id(f["name"]))
-            self.out_value.append(f["value"])
-            self.out_weighted.append(f.get("weighted", NAN))
-
     def add_columns(self, kind: str, lines: list[int], f: dict[str, list]) -> None:
-        """Many lines of one kind at once, in line order (see add for the fields)."""
+        """Lines of one kind (loss, lr or net output), in line order: field -> values."""
         missing = [NAN] * len(lines)
         if kind == "iteration_loss":
             self.loss_line.extend(lines)
@@ -370,7 +353,7 @@ class RecordSink:
             self._dump = ProtoDump("net", line, net=self._net)
             self.dumps.append(self._dump)
         elif kind in SOLVER_COLUMN_KINDS:
-            self.solver.add(kind, fields, line)
+            self.solver.add_columns(kind, [line], {k: [v] for k, v in fields.items()})
         elif kind in EVENT_KINDS:
             self.events.append((line, kind, fields))
         else:
