@@ -179,7 +179,7 @@ def _infer_iterations(t: Timeline, lines: np.ndarray, segment: np.ndarray) -> np
 
 
 def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarray | None = None,
-                kind: np.ndarray | None = None) -> np.ndarray:
+                kind: np.ndarray | None = None, window: int = 1 << 18) -> np.ndarray:
     """The pass index of each row inside its block.
 
     Rows of one block (same segment, phase, iteration, test net, update-or-not) are contiguous,
@@ -190,45 +190,110 @@ def batch_index(block_change: np.ndarray, keys: np.ndarray, is_forward: np.ndarr
     a pass is learned, and the final passes start wherever that position drops (or a key
     repeats). So iter_size k gives k train passes, test_iter k gives k test batches, and lost
     lines (damage) move no other row to another batch.
+
+    Worked out `window` rows at a time (windows start at block starts, and passes never cross
+    blocks), so the temporaries stay small however long the log; the two run-wide statistics
+    (the key that opens most blocks, each key's usual position) are gathered first.
     """
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.int32)
     kind = np.zeros(n, dtype=np.int8) if kind is None else kind
-    block_no = np.cumsum(block_change, dtype=np.int32)
-    block_no -= 1
     block_first = np.flatnonzero(block_change)
-    prev = _previous_same_key(block_no, keys)
-    opener = np.zeros(n, dtype=bool)
-    for k in np.unique(kind[block_first]):
-        firsts = keys[block_first[kind[block_first] == k]]
-        opener |= (kind == k) & (keys == np.bincount(firsts).argmax())
-    if is_forward is not None and n > 1:
-        opener[1:] |= is_forward[1:] & ~is_forward[:-1]
-    opener &= ~block_change
-    starts = _pass_starts(prev, opener, block_first)
-    del opener
-    # Blocks of several passes: learn each key's usual position in a pass (per block kind) and
-    # start a pass where it falls far back. Single-pass blocks (most train iterations) are done.
-    multi = np.zeros(len(block_first), dtype=bool)
-    multi[block_no[starts | (prev >= 0)]] = True
-    rows = np.flatnonzero(multi[block_no])
-    if len(rows):
-        marks = np.flatnonzero(starts | block_change)  # where each pass begins
-        position = rows - marks[np.searchsorted(marks, rows, side="right") - 1]
-        slot = kind[rows].astype(np.int64) * (int(keys.max()) + 1) + keys[rows]
-        by_slot = pd.Series(position).groupby(slot)
-        usual = by_slot.median().where(by_slot.size() >= 2)  # a key seen once (damage?) has no say
-        rank = pd.Series(usual.reindex(slot).to_numpy())
-        blocks = block_no[rows]
-        before = rank.groupby(blocks).ffill().groupby(blocks).shift(1)  # last known rank in block
-        drop = np.zeros(n, dtype=bool)
-        drop[rows] = (rank < before - 1.5).to_numpy()  # a pass boundary falls far back
-        drop &= ~block_change
-        starts = _pass_starts(prev, drop, block_first)  # only multi-pass rows can start a pass
-    batch = np.cumsum(starts, dtype=np.int32)
-    batch -= batch[block_first][block_no]
+    openers = _opener_keys(keys[block_first], kind[block_first])
+    width = int(keys.max()) + 1
+    batch = np.zeros(n, dtype=np.int32)
+    positions: dict[int, int] = {}  # slot * POSITIONS + position -> count, over multi-pass rows
+    pending = []
+    for a, b in _block_windows(block_first, n, window):
+        w = _Window(block_change[a:b], keys[a:b], kind[a:b],
+                    None if is_forward is None else is_forward[a:b], openers, width)
+        if len(w.rows):
+            for combo, count in zip(*np.unique(w.slot * POSITIONS + w.position, return_counts=True)):
+                positions[int(combo)] = positions.get(int(combo), 0) + int(count)
+            pending.append((a, b))
+        else:
+            batch[a:b] = w.batch(w.starts)
+    usual = _usual_positions(positions)
+    for a, b in pending:  # blocks of several passes: start a pass where a key's position drops
+        w = _Window(block_change[a:b], keys[a:b], kind[a:b],
+                    None if is_forward is None else is_forward[a:b], openers, width)
+        batch[a:b] = w.batch(w.final_starts(usual))
     return batch
+
+
+POSITIONS = 1 << 32  # a pass is never this long: slot * POSITIONS + position is unique
+
+
+def _opener_keys(first_keys: np.ndarray, first_kinds: np.ndarray) -> dict[int, int]:
+    """Per block kind, the key that opens most blocks."""
+    return {int(k): int(np.bincount(first_keys[first_kinds == k]).argmax())
+            for k in np.unique(first_kinds)}
+
+
+def _block_windows(block_first: np.ndarray, n: int, window: int):
+    """Row ranges of about `window` rows that start and end at block starts."""
+    a = 0
+    while a < n:
+        i = np.searchsorted(block_first, a + window)
+        b = int(block_first[i]) if i < len(block_first) else n
+        if b <= a:  # one block longer than the window
+            j = np.searchsorted(block_first, a, side="right")
+            b = int(block_first[j]) if j < len(block_first) else n
+        yield a, b
+        a = b
+
+
+def _usual_positions(counts: dict[int, int]) -> dict[int, float]:
+    """Each slot's median position (NaN when seen once: damage has no say), from counts."""
+    by_slot: dict[int, list[tuple[int, int]]] = {}
+    for combo, count in counts.items():
+        by_slot.setdefault(combo // POSITIONS, []).append((combo % POSITIONS, count))
+    usual = {}
+    for slot, pairs in by_slot.items():
+        pairs.sort()
+        values = np.repeat([p for p, _ in pairs], [c for _, c in pairs])
+        usual[slot] = float(np.median(values)) if len(values) >= 2 else np.nan
+    return usual
+
+
+class _Window:
+    """One window of batch_index: its blocks, the first estimate of pass starts, and the rows
+    of its multi-pass blocks with their slot and position."""
+
+    def __init__(self, block_change, keys, kind, is_forward, openers, width):
+        self.block_change, self.kind = block_change, kind
+        self.block_no = np.cumsum(block_change, dtype=np.int32) - 1
+        self.block_first = np.flatnonzero(block_change)
+        self.prev = _previous_same_key(self.block_no, keys)
+        opener = np.zeros(len(keys), dtype=bool)
+        for k, key in openers.items():
+            opener |= (kind == k) & (keys == key)
+        if is_forward is not None and len(keys) > 1:
+            opener[1:] |= is_forward[1:] & ~is_forward[:-1]
+        opener &= ~block_change
+        self.starts = _pass_starts(self.prev, opener, self.block_first)
+        multi = np.zeros(len(self.block_first), dtype=bool)
+        multi[self.block_no[self.starts | (self.prev >= 0)]] = True
+        self.rows = np.flatnonzero(multi[self.block_no])
+        marks = np.flatnonzero(self.starts | block_change)  # where each pass begins
+        self.position = self.rows - marks[np.searchsorted(marks, self.rows, side="right") - 1]
+        self.slot = kind[self.rows].astype(np.int64) * width + keys[self.rows]
+
+    def final_starts(self, usual: dict[int, float]) -> np.ndarray:
+        rank = pd.Series([usual.get(s, np.nan) for s in self.slot.tolist()], dtype=float)
+        blocks = self.block_no[self.rows]
+        before = rank.groupby(blocks).ffill().groupby(blocks).shift(1)  # last known rank in block
+        drop = np.zeros(len(self.block_change), dtype=bool)
+        drop[self.rows] = (rank < before - 1.5).to_numpy()  # a pass boundary falls far back
+        drop &= ~self.block_change
+        return _pass_starts(self.prev, drop, self.block_first)  # only multi-pass rows start one
+
+    def batch(self, starts: np.ndarray) -> np.ndarray:
+        batch = np.cumsum(starts, dtype=np.int32)
+        batch -= batch[self.block_first][self.block_no]
+        return batch
+
 
 
 def _previous_same_key(block_no: np.ndarray, keys: np.ndarray, window: int = 1 << 18) -> np.ndarray:

@@ -127,7 +127,7 @@ def _stitch(results) -> tuple[RecordSink, int]:
         elif len(blobs[0]):
             lines, keys, values = blobs
             sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
-        sink.totals.extend((line + offset, *rest) for line, *rest in totals)
+        sink.totals.extend(totals, offset)
         sink.solver.extend(solver, offset)
         for kind, fields, line in replay:
             sink.emit(kind, fields, line + offset)

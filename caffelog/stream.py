@@ -82,11 +82,12 @@ class _Streamer:
         elif len(sink.solver.loss_line):
             last = sink.solver.loss_line[-1]
             cut = int(np.searchsorted(lines, last))
-            total_cut = int(np.searchsorted(np.array([r[0] for r in sink.totals], dtype=np.int64), last))
+            total_cut = int(np.searchsorted(sink.totals.lines(), last))
         else:
             return
-        lo = min(int(lines[0]) if len(lines) else 1 << 62, sink.totals[0][0] if sink.totals else 1 << 62)
-        hi = max(int(lines[cut - 1]) if cut else 0, sink.totals[total_cut - 1][0] if total_cut else 0)
+        total_lines = sink.totals.lines()
+        lo = min(int(lines[0]) if len(lines) else 1 << 62, total_lines[0] if len(total_lines) else 1 << 62)
+        hi = max(int(lines[cut - 1]) if cut else 0, total_lines[total_cut - 1] if total_cut else 0)
         timeline = tables.timeline_of(sink, tables.solver_settings(sink.dumps), window=(lo, hi))
         head = tables.blobs_frame(lines[:cut], keys[:cut], values[:cut], sink.blob_keys, timeline)
         self.inferred += int(head["inferred"].sum())

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .attribution import TEST_START, Timeline, batch_index, build_timeline, place_rows
-from .records import RecordSink
+from .records import RecordSink, TotalsRows
 
 BLOB_COLUMNS = ["segment", "iteration", "phase", "test_net", "batch", "direction", "layer",
                 "role", "blob", "quantity", "value", "line", "inferred"]
@@ -121,9 +121,9 @@ def build_totals(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     return totals_frame(sink.totals, t)
 
 
-def totals_frame(totals: list[tuple], t: Timeline) -> pd.DataFrame:
+def totals_frame(totals: TotalsRows, t: Timeline) -> pd.DataFrame:
     """The totals table of these All-net-params rows (line, l1_data, l1_diff, l2_data, l2_diff)."""
-    arr = np.array(totals, dtype=np.float64).reshape(-1, 5)
+    arr = totals.array()
     lines = arr[:, 0].astype(np.int64)
     p = place_rows(t, lines)
     batch = batch_index(changes(p.segment, p.iteration), np.zeros(len(lines), np.int64))
