@@ -115,7 +115,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     n_series = sum(f["label"].nunique() for f in frames)
     # each series gets its own row in the edge bands, so zeros of one do not hide another's
     stagger = min(0.1, 0.5 / max(n_series, 1))
-    fig = Figure(figsize=(11, 6), layout="constrained")
+    fig = Figure(figsize=(11, 6))
     ax = fig.add_subplot()
     ax.set_yscale("log")
     styles = ["-", "--", ":", "-."]
@@ -163,7 +163,10 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
         ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR, label="exactly 0 (bottom band)")
     if nonfinite_drawn:
         ax.scatter([], [], marker="X", color=NONFINITE_COLOR, label="nan / inf (top band)")
-    _legend(ax, max_legend)
+    if _legend(ax, max_legend):
+        fig.set_layout_engine("constrained")  # make room for the legend beside the axes
+    else:
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.09)  # a fifth faster to draw
     ax.set_xlabel("iteration")
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, which="major", alpha=0.3)
@@ -194,10 +197,11 @@ def _envelope(x: np.ndarray, y: np.ndarray, bins: int = 1000) -> tuple[np.ndarra
     return x[idx], y[idx]
 
 
-def _legend(ax, max_legend: int) -> None:
+def _legend(ax, max_legend: int) -> bool:
+    """Draw the legend; True when it sits outside the axes (many series)."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
-        return
+        return False
     if len(handles) > 8:
         shown = list(zip(handles, labels))
         if len(shown) > max_legend:  # keep the markers' entries, say how many were cut
@@ -205,8 +209,9 @@ def _legend(ax, max_legend: int) -> None:
             shown = [h for h in shown if h not in extra][:max_legend - len(extra)] + extra
             ax.set_title(ax.get_title() + f" (legend shows {max_legend} of {len(handles)})")
         ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
-    else:
-        ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
+        return True
+    ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
+    return False
 
 
 def heatmap_matrix(log: CaffeLog, quantity: str = "data") -> pd.DataFrame:
