@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
+import tempfile
 
 import numpy as np
 
@@ -83,9 +84,31 @@ def _parse_range(path: str, start: int, end: int, progress=None, in_process: boo
             n += parser.feed_chunk(chunk, n + 1)
             if progress:
                 progress(len(chunk))
-    blobs = sink.blobs if in_process else sink.blob_columns(consume=True)
+    blobs = sink.blobs if in_process else _hand_over(sink.blob_columns(consume=True))
     return (n, blobs, sink.blob_keys, sink.totals, sink.solver, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
+
+
+def _hand_over(columns) -> tuple[str, int]:
+    """Write a worker's per-blob columns to a file in shared memory (tmpfs where there is one):
+    sending 12 MB through the pool's pipe costs 50 ms, this costs 5."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="caffelog-", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        for column in columns:
+            f.write(memoryview(np.ascontiguousarray(column)).cast("B"))
+    return path, len(columns[0])
+
+
+def _take_over(handed: tuple[str, int]):
+    """The columns _hand_over wrote; the file is removed."""
+    path, n = handed
+    try:
+        with open(path, "rb") as f:
+            return (np.fromfile(f, np.int64, n), np.fromfile(f, np.int32, n),
+                    np.fromfile(f, np.float64, n))
+    finally:
+        os.unlink(path)
 
 
 def usable(path, workers: int) -> bool:
@@ -113,7 +136,12 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
         pending = [pool.apply_async(_parse_range, (path, a, b)) for a, b in bounds[1:]]
         results = [_parse_range(path, *bounds[0], scaled, in_process=True)]
         results += [p.get() for p in pending]
-    return _stitch(results)
+    try:
+        return _stitch(results)
+    finally:  # interrupted halfway: leave no file behind in /dev/shm
+        for handed in [r[1] for r in results[1:]]:
+            if os.path.exists(handed[0]):
+                os.unlink(handed[0])
 
 
 def _stitch(results) -> tuple[RecordSink, int]:
@@ -124,9 +152,10 @@ def _stitch(results) -> tuple[RecordSink, int]:
         if isinstance(blobs, BlobColumns):  # the first range, parsed here: adopt its rows
             assert offset == 0 and (remap == np.arange(len(remap))).all()
             sink.blobs = blobs
-        elif len(blobs[0]):
-            lines, keys, values = blobs
-            sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
+        else:
+            lines, keys, values = _take_over(blobs)
+            if len(lines):
+                sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend(totals, offset)
         sink.solver.extend(solver, offset)
         for kind, fields, line in replay:
