@@ -7,11 +7,14 @@ does not.
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .records import NAN, RecordSink
+
+MAX_INT_DIGITS = 18  # an INT field longer than this is damage (parser._count), not an iteration
 
 if TYPE_CHECKING:
     from .parser import Shape
@@ -64,10 +67,12 @@ class ColumnBatch:
 
     def _columns(self, shape: Shape, rows: list[int]):
         """(lines, {field: values}, skipped lines) of one shape's rows."""
-        slots, offsets = self._slots, self._offsets
-        lines = [self._numbers[i] for i in rows]
+        lines = _pick(self._numbers, rows)
+        if not isinstance(self._offsets, np.ndarray):
+            self._offsets = np.asarray(self._offsets)
+        first = self._offsets[rows]  # each row's first slot
         try:
-            fields = {name: list(map(convert, [slots[offsets[i] + index] for i in rows]))
+            fields = {name: _convert_all(convert, _pick(self._slots, (first + index).tolist()))
                       for name, index, convert in shape.slots}
         except (ValueError, IndexError):
             return self._row_by_row(shape, rows)
@@ -87,6 +92,22 @@ class ColumnBatch:
             for name, value in values.items():
                 fields.setdefault(name, []).append(value)
         return kept, fields, bad
+
+
+def _pick(items: list, positions: list[int]) -> list:
+    """[items[p] for p in positions], in one C call."""
+    if len(positions) == 1:
+        return [items[positions[0]]]
+    return list(itemgetter(*positions)(items)) if positions else []
+
+
+def _convert_all(convert, texts: list[str]) -> list:
+    """convert (float, str or the parser's INT check) applied to every text, in C loops."""
+    if convert is float or convert is str:
+        return list(map(convert, texts))
+    if texts and max(map(len, texts)) > MAX_INT_DIGITS:
+        raise ValueError("integer too long")
+    return list(map(int, texts))
 
 
 def _merge(pieces):

@@ -27,7 +27,7 @@ import lark
 import numpy as np
 
 from . import scan
-from .batch import COLUMN_KINDS, ColumnBatch
+from .batch import COLUMN_KINDS, MAX_INT_DIGITS, ColumnBatch
 from .records import FIELD_NAMES, RecordSink
 
 _GRAMMAR_NAME = "caffe.lark"
@@ -347,7 +347,7 @@ def _named(kind: str, tokens):
 
 def _count(text: str) -> int:
     """An INT field (iteration, index, shape): a damaged 30-digit run is not a number."""
-    if len(text) > 18:
+    if len(text) > MAX_INT_DIGITS:
         raise ValueError(f"integer too long: {text[:20]}...")
     return int(text)
 
