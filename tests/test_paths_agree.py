@@ -86,3 +86,21 @@ def test_streamed_parquet_equals_the_tables(name, tmp_path):
     assert result.warnings == log.warnings and result.n_lines == log.n_lines
     if len(log.blobs) > 500:  # it really streamed (checked after each 256 kB chunk)
         assert flushes.count(False) >= (3 if name == "long_run_head" else 1)
+
+
+@pytest.mark.parametrize("name", list(REAL_LOGS))
+def test_windowed_attribution_equals_one_window(name, monkeypatch):
+    """place_rows and batch_index work in windows of rows to bound memory; windows of a few
+    dozen rows (boundaries everywhere: inside test phases, iter_size passes, resumed segments)
+    give the same tables as one window over the whole log."""
+    from caffelog import attribution
+
+    def with_window(function, window):
+        return lambda *args, **kw: function(*args, **{**kw, "window": window})
+
+    tables = {}
+    for window in (37, 1 << 40):
+        monkeypatch.setattr("caffelog.tables.place_rows", with_window(attribution.place_rows, window))
+        monkeypatch.setattr("caffelog.tables.batch_index", with_window(attribution.batch_index, window))
+        tables[window] = caffelog.read_log(REAL_LOGS[name], workers=1)
+    same(tables[37], tables[1 << 40])
