@@ -44,14 +44,19 @@ def cache_key(path: Path) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-def read_log_cached(source, use_cache: bool = True, progress: bool = False) -> CaffeLog:
-    """read_log with the cache in front when source is a regular file."""
+def read_log_cached(source, use_cache: bool = True, progress: bool = False,
+                    layers: list[str] | None = None) -> CaffeLog:
+    """read_log with the cache in front when source is a regular file.
+
+    layers (names or shell patterns): when the tables come from the cache, read only the blobs
+    rows of these layers; a plot of one layer of a long log need not load them all. The other
+    tables are whole, and a parse from the log itself always gives every row."""
     path = Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
     cacheable = use_cache and path is not None and path.is_file()
     entry = cache_dir() / cache_key(path) if cacheable else None
     if entry is not None and (entry / "meta.json").is_file():
         try:
-            log = load_entry(entry)
+            log = load_entry(entry, layers)
             log.source = describe(source)  # the name this caller used, not the first one's
             return log
         except Exception:  # a damaged cache entry is re-parsed, never fatal
@@ -103,9 +108,12 @@ def save_entry(log: CaffeLog, entry: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_entry(entry: Path) -> CaffeLog:
+def load_entry(entry: Path, layers: list[str] | None = None) -> CaffeLog:
     meta = json.loads((entry / "meta.json").read_text())
-    frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in CaffeLog.TABLES}
+    frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in CaffeLog.TABLES
+              if not (layers and name == "blobs")}
+    if layers:
+        frames["blobs"] = _read_layers(entry / "blobs.parquet", layers)
     for col in LIST_COLUMNS:
         frames["net"][col] = frames["net"][col].map(_as_list)
     for name, cols in CATEGORICAL.items():  # an empty categorical comes back as object
@@ -115,6 +123,21 @@ def load_entry(entry: Path) -> CaffeLog:
     return CaffeLog(source=meta["source"], solver=meta["solver"], solvers=meta["solvers"],
                     skipped=Skipped(**meta["skipped"]), n_lines=meta["n_lines"],
                     warnings=meta["warnings"], crashed=meta["crashed"], **frames)
+
+
+def _read_layers(path: Path, patterns: list[str]) -> pd.DataFrame:
+    """The blobs rows of the layers matching patterns (all rows if none match, so that the
+    caller's 'no such layer' message can list them all). Row order and categories are kept."""
+    import fnmatch
+
+    import pyarrow.parquet as pq
+    column = pq.read_table(path, columns=["layer"]).column("layer")
+    names = {str(name) for chunk in column.chunks if hasattr(chunk, "dictionary")
+             for name in chunk.dictionary.to_pylist()}
+    wanted = sorted(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+    if not wanted:
+        return pd.read_parquet(path)
+    return pd.read_parquet(path, filters=[("layer", "in", wanted)]).reset_index(drop=True)
 
 
 def _as_list(value):

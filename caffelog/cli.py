@@ -47,10 +47,12 @@ def friendly_errors(func):
     return wrapper
 
 
-def load(path: str, use_cache: bool = True, quiet: bool = False) -> CaffeLog:
-    """Read a log, with a progress bar on a terminal and the parse cache unless disabled."""
+def load(path: str, use_cache: bool = True, quiet: bool = False,
+         layers: list[str] | None = None) -> CaffeLog:
+    """Read a log, with a progress bar on a terminal and the parse cache unless disabled
+    (from the cache, only the blobs rows of `layers` if given)."""
     from .cache import read_log_cached
-    return read_log_cached(path, use_cache=use_cache, progress=not quiet)
+    return read_log_cached(path, use_cache=use_cache, progress=not quiet, layers=layers)
 
 
 def _warn(log: CaffeLog, show_skipped: bool = False) -> None:
@@ -206,7 +208,8 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
     Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden.
     """
     from . import plot as plots
-    parsed = [load(p, use_cache=not no_cache) for p in logs]
+    series_of = list(layers) if layers and not (heatmap or scalars) else None
+    parsed = [load(p, use_cache=not no_cache, layers=series_of) for p in logs]
     for one in parsed:
         _warn(one)
     if heatmap:

@@ -104,3 +104,20 @@ def test_windowed_attribution_equals_one_window(name, monkeypatch):
         monkeypatch.setattr("caffelog.tables.batch_index", with_window(attribution.batch_index, window))
         tables[window] = caffelog.read_log(REAL_LOGS[name], workers=1)
     same(tables[37], tables[1 << 40])
+
+
+def test_cached_layers_are_the_rows_of_those_layers(tmp_path, monkeypatch):
+    """`plot --layer` reads only that layer's rows from the cache: exactly the full table's rows
+    of the matching layers, in order, with every layer still a category; a pattern that matches
+    nothing reads everything (the error then lists every layer)."""
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
+    path = REAL_LOGS["dead_relu"]
+    full = read_log_cached(path)
+    part = read_log_cached(path, layers=["ip*", "relu1"])
+    b = full.blobs
+    want = b[b["layer"].astype(str).str.match(r"ip|relu1$")].reset_index(drop=True)
+    assert 0 < len(part.blobs) < len(b)
+    pd.testing.assert_frame_equal(part.blobs, want)
+    assert list(part.blobs["layer"].cat.categories) == list(b["layer"].cat.categories)
+    pd.testing.assert_frame_equal(part.scalars, full.scalars)
+    assert len(read_log_cached(path, layers=["nope"]).blobs) == len(b)
