@@ -100,15 +100,24 @@ def _hand_over(columns) -> tuple[str, int]:
     return path, len(columns[0])
 
 
-def _take_over(handed: tuple[str, int]):
-    """The columns _hand_over wrote; the file is removed."""
+def _take_over(handed: tuple[str, int], piece: int = 1 << 20):
+    """The columns _hand_over wrote, `piece` rows at a time (so taking them over never holds
+    them twice); the file is removed."""
     path, n = handed
     try:
         with open(path, "rb") as f:
-            return (np.fromfile(f, np.int64, n), np.fromfile(f, np.int32, n),
-                    np.fromfile(f, np.float64, n))
+            for start in range(0, n, piece):
+                count = min(piece, n - start)
+                yield tuple(_read_at(f, base + start * dtype.itemsize, dtype, count)
+                            for base, dtype in ((0, np.dtype(np.int64)), (8 * n, np.dtype(np.int32)),
+                                                (12 * n, np.dtype(np.float64))))
     finally:
         os.unlink(path)
+
+
+def _read_at(f, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+    f.seek(offset)
+    return np.fromfile(f, dtype, count)
 
 
 def usable(path, workers: int) -> bool:
@@ -153,8 +162,7 @@ def _stitch(results) -> tuple[RecordSink, int]:
             assert offset == 0 and (remap == np.arange(len(remap))).all()
             sink.blobs = blobs
         else:
-            lines, keys, values = _take_over(blobs)
-            if len(lines):
+            for lines, keys, values in _take_over(blobs):
                 sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend(totals, offset)
         sink.solver.extend(solver, offset)

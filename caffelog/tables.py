@@ -181,8 +181,12 @@ def build_scalars(sink: RecordSink, t: Timeline) -> pd.DataFrame:
     add(out_lines[test], ti, tn, 1, "output", out_names[test], values[test], weighted[test])
     _add_rare_scalars(sink.events, anchors, add, name_id)
     columns = [np.concatenate(col) for col in zip(*parts)]
+    parts.clear()
     order = np.lexsort((columns[8], columns[0]))
-    line, iteration, test_net, phase, source, name, value, weight = (col[order] for col in columns[:8])
+    for i in range(8):  # one column at a time: a long log has millions of these rows
+        columns[i] = columns[i][order]
+    line, iteration, test_net, phase, source, name, value, weight = columns[:8]
+    del columns
     return pd.DataFrame({
         "segment": t.segment_of(line), "iteration": _int_or_na(iteration),
         "phase": pd.Categorical.from_codes(phase, dtype=PHASES), "test_net": _int_or_na(test_net),
