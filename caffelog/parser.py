@@ -101,12 +101,12 @@ class LineParser:
         return self.feed_chunk(text.encode("utf-8", "replace"), first_line)
 
     def feed_chunk(self, chunk: bytes, first_line: int) -> int:
-        """Parse a chunk of complete lines (LF ends; see scan.normalize_newlines) whose first line
-        is number first_line (1-based). Returns how many lines it held.
+        """Parse a chunk of complete lines (LF ends; see reader.normalize_newlines) whose first
+        line is number first_line (1-based). Returns how many lines it held.
 
         scan.cut() splits every line into head and value at once; each distinct head is looked up
         in the level-1 cache once, and the hits become rows without a Python string per line.
-        The rest go through the slow path one by one, in order.
+        The rest go through the warm path (_warm), in order.
         """
         cut = scan.cut(chunk)
         n = len(cut.ends)
@@ -162,7 +162,8 @@ class LineParser:
         shapes = [get(t) if len(x) <= MAX_PARSED and not x.startswith("] ") else None
                   for t, x in zip(templates, texts)]
         columnar = [shape is not None and shape.kind in COLUMN_KINDS for shape in shapes]
-        batch = ColumnBatch(parts[1::2], offsets, numbers)
+        slots = parts[1::2]
+        batch = ColumnBatch(slots, offsets, numbers)
         batch.add_rows(shapes, columnar)
         before = list(accumulate(columnar, initial=0))  # columnar rows before row i
         previous = 0
@@ -170,8 +171,7 @@ class LineParser:
             if before[i] > before[previous]:
                 self.sink.end_dump()  # a solver line came between: what emit would have done
             previous = i
-            self._warm_row(texts[i], shapes[i], batch._slots[offsets[i]:offsets[i + 1]],
-                           numbers[i], batch)
+            self._warm_row(texts[i], shapes[i], slots[offsets[i]:offsets[i + 1]], numbers[i], batch)
         if before[-1] > before[previous]:
             self.sink.end_dump()
         batch.store(self.sink)
@@ -191,17 +191,6 @@ class LineParser:
             self._register_level1(text, shape.kind, fields)
 
     # -- everything else ------------------------------------------------------------------
-    def _slow(self, line: str, n: int) -> None:
-        """One line the hot path could not serve: parse it through the level-2 cache or lark."""
-        got = self._understand(line)
-        if isinstance(got, str):
-            self.sink.skip(n, got)
-            return
-        shape, fields, registrable = got
-        self.sink.emit(shape.kind, fields, n)
-        if registrable:
-            self._register_level1(line, shape.kind, fields)
-
     def _learn(self, line: str) -> bool:
         """Parse a line only to teach level 1 its head (the first of its kind in a chunk).
         False when the line was understood but level 1 cannot serve its kind."""
