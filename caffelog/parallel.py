@@ -20,6 +20,7 @@ from .reader import GZIP_MAGIC, ReadStats, read_chunks
 from .records import BLOB_KINDS, SOLVER_COLUMN_KINDS, BlobColumns, RecordSink
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
+SHARED_MEMORY = "/dev/shm"  # a tmpfs on Linux: files there never touch a disk
 
 
 class _RangeReader(io.RawIOBase):
@@ -89,20 +90,34 @@ def _parse_range(path: str, start: int, end: int, progress=None, in_process: boo
             sink.skipped_lines.tolist(), sink.skipped_reasons)
 
 
-def _hand_over(columns) -> tuple[str, int]:
-    """Write a worker's per-blob columns to a file in shared memory (tmpfs where there is one):
-    sending 12 MB through the pool's pipe costs 50 ms, this costs 5."""
-    folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    fd, path = tempfile.mkstemp(prefix="caffelog-", dir=folder)
-    with os.fdopen(fd, "wb") as f:
-        for column in columns:
-            f.write(memoryview(np.ascontiguousarray(column)).cast("B"))
+def _hand_over(columns):
+    """Write a worker's per-blob columns to a file in shared memory: sending 12 MB through the
+    pool's pipe costs 50 ms, this costs 5. Where no tmpfs has room (a container's /dev/shm is
+    often 64 MB) the columns go through the pipe after all."""
+    size = sum(c.nbytes for c in columns)
+    try:
+        room = os.statvfs(SHARED_MEMORY)
+        if room.f_bavail * room.f_frsize < 2 * size + (64 << 20):
+            return columns
+        fd, path = tempfile.mkstemp(prefix="caffelog-", dir=SHARED_MEMORY)
+    except OSError:
+        return columns
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for column in columns:
+                f.write(memoryview(np.ascontiguousarray(column)).cast("B"))
+    except OSError:
+        os.unlink(path)
+        return columns
     return path, len(columns[0])
 
 
-def _take_over(handed: tuple[str, int], piece: int = 1 << 20):
+def _take_over(handed, piece: int = 1 << 20):
     """The columns _hand_over wrote, `piece` rows at a time (so taking them over never holds
     them twice); the file is removed."""
+    if len(handed) == 3:  # they came through the pipe
+        yield handed
+        return
     path, n = handed
     try:
         with open(path, "rb") as f:
@@ -149,7 +164,7 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
         return _stitch(results)
     finally:  # interrupted halfway: leave no file behind in /dev/shm
         for handed in [r[1] for r in results[1:]]:
-            if os.path.exists(handed[0]):
+            if len(handed) == 2 and os.path.exists(handed[0]):
                 os.unlink(handed[0])
 
 

@@ -121,3 +121,12 @@ def test_cached_layers_are_the_rows_of_those_layers(tmp_path, monkeypatch):
     assert list(part.blobs["layer"].cat.categories) == list(b["layer"].cat.categories)
     pd.testing.assert_frame_equal(part.scalars, full.scalars)
     assert len(read_log_cached(path, layers=["nope"]).blobs) == len(b)
+
+
+def test_parallel_without_room_in_shared_memory(monkeypatch, tmp_path):
+    """Where /dev/shm is missing or full (containers), the worker's rows come through the pipe."""
+    monkeypatch.setattr("caffelog.parallel.SHARED_MEMORY", str(tmp_path / "missing"))
+    path = REAL_LOGS["nan_explode"]
+    single = caffelog.read_log(path, workers=1)
+    sink, n = parse_records_parallel(str(path), 2)
+    same(single, build_log(sink, n, single.source))
