@@ -76,16 +76,16 @@ class _Streamer:
 
     def flush(self, final: bool) -> None:
         sink = self.sink
+        if not final and not len(sink.solver.loss_line):
+            return
         lines, keys, values = sink.blob_columns(consume=True)
+        total_lines = sink.totals.lines()
         if final:
-            cut, total_cut = len(lines), len(sink.totals)
-        elif len(sink.solver.loss_line):
+            cut, total_cut = len(lines), len(total_lines)
+        else:
             last = sink.solver.loss_line[-1]
             cut = int(np.searchsorted(lines, last))
-            total_cut = int(np.searchsorted(sink.totals.lines(), last))
-        else:
-            return
-        total_lines = sink.totals.lines()
+            total_cut = int(np.searchsorted(total_lines, last))
         lo = min(int(lines[0]) if len(lines) else 1 << 62, total_lines[0] if len(total_lines) else 1 << 62)
         hi = max(int(lines[cut - 1]) if cut else 0, total_lines[total_cut - 1] if total_cut else 0)
         timeline = tables.timeline_of(sink, tables.solver_settings(sink.dumps), window=(lo, hi))

@@ -130,3 +130,15 @@ def test_parallel_without_room_in_shared_memory(monkeypatch, tmp_path):
     single = caffelog.read_log(path, workers=1)
     sink, n = parse_records_parallel(str(path), 2)
     same(single, build_log(sink, n, single.source))
+
+
+def test_streaming_loses_no_row_flushed_before_the_first_loss_line(tmp_path):
+    """A flush due before any `Iteration N, loss` line (tiny chunks: the first test phase) must
+    keep the rows it cannot place yet."""
+    from caffelog import stream
+
+    stream.write_tables(REAL_LOGS["dead_relu"], str(tmp_path), flush_rows=1, chunk_bytes=1 << 12)
+    got = pd.read_parquet(tmp_path / "blobs.parquet")
+    want = caffelog.read_log(REAL_LOGS["dead_relu"]).blobs
+    pd.testing.assert_frame_equal(want.reset_index(drop=True), got, check_categorical=False,
+                                  check_dtype=False)
