@@ -143,7 +143,8 @@ def iter_chunks(source: Source, stats: ReadStats | None = None,
     stats = stats if stats is not None else ReadStats()
     if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
         for batch in _batches_of_iterable(source):
-            yield "".join(l if l.endswith("\n") else l + "\n" for l in batch).encode("utf-8", "replace")
+            text = "".join(l if l.endswith("\n") else l + "\n" for l in batch)
+            yield normalize_newlines(text.encode("utf-8", "replace"))
         return
     stream = open_binary(source)
     try:

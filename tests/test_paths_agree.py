@@ -142,3 +142,9 @@ def test_streaming_loses_no_row_flushed_before_the_first_loss_line(tmp_path):
     want = caffelog.read_log(REAL_LOGS["dead_relu"]).blobs
     pd.testing.assert_frame_equal(want.reset_index(drop=True), got, check_categorical=False,
                                   check_dtype=False)
+
+
+def test_crlf_lines_from_an_iterable_equal_the_file():
+    path = REAL_LOGS["dead_relu"]
+    lines = [line.rstrip("\n") + "\r\n" for line in path.read_text().splitlines()]
+    same(caffelog.read_log(path), caffelog.read_log(lines))
