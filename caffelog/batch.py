@@ -35,7 +35,7 @@ class ColumnBatch:
     def __init__(self, slots: list[str], offsets: list[int], numbers: list[int]) -> None:
         self._slots, self._offsets, self._numbers = slots, offsets, numbers
         self._groups: dict[int, tuple[Shape, list[int]]] = {}
-        self._singles: dict[str, tuple[list, dict]] = {}
+        self._singles: dict[str, list[tuple[int, dict]]] = {}  # kind -> (line, fields)
 
     def add_rows(self, shapes: list[Shape | None], columnar: list[bool]) -> None:
         """Group the columnar rows by shape."""
@@ -49,17 +49,11 @@ class ColumnBatch:
 
     def add_fields(self, kind: str, fields: dict, line: int) -> None:
         """A line already turned into fields (by the slow path)."""
-        lines, columns = self._singles.setdefault(kind, ([], {}))
-        for name, value in fields.items():
-            columns.setdefault(name, [NAN] * len(lines)).append(value)
-        lines.append(line)
-        for column in columns.values():
-            if len(column) < len(lines):
-                column.append(NAN)
+        self._singles.setdefault(kind, []).append((line, fields))
 
     def store(self, sink: RecordSink) -> None:
-        by_kind: dict[str, list] = {kind: [(lines, columns, [])]
-                                    for kind, (lines, columns) in self._singles.items()}
+        by_kind: dict[str, list] = {kind: [(*_as_columns(rows), [])]
+                                    for kind, rows in self._singles.items()}
         for shape, rows in self._groups.values():
             by_kind.setdefault(shape.kind, []).append(self._columns(shape, rows))
         for kind, pieces in by_kind.items():
@@ -81,17 +75,21 @@ class ColumnBatch:
         return lines, fields, []
 
     def _row_by_row(self, shape: Shape, rows: list[int]):
-        kept, fields, bad = [], {}, []
+        kept, bad = [], []
         for i in rows:
             try:
-                values = shape.fields(self._slots[self._offsets[i]:self._offsets[i + 1]])
+                kept.append((self._numbers[i],
+                             shape.fields(self._slots[self._offsets[i]:self._offsets[i + 1]])))
             except (ValueError, IndexError):
                 bad.append(self._numbers[i])
-                continue
-            kept.append(self._numbers[i])
-            for name, value in values.items():
-                fields.setdefault(name, []).append(value)
-        return kept, fields, bad
+        return (*_as_columns(kept), bad)
+
+
+def _as_columns(rows: list[tuple[int, dict]]) -> tuple[list[int], dict[str, list]]:
+    """(line, fields) rows as (lines, {field: values}); a field a row lacks is NaN there."""
+    names = dict.fromkeys(name for _, fields in rows for name in fields)
+    return ([line for line, _ in rows],
+            {name: [fields.get(name, NAN) for _, fields in rows] for name in names})
 
 
 def _pick(items: list, positions: list[int]) -> list:

@@ -115,7 +115,7 @@ def _hand_over(columns):
 def _take_over(handed, piece: int = 1 << 20):
     """The columns _hand_over wrote, `piece` rows at a time (so taking them over never holds
     them twice); the file is removed."""
-    if len(handed) == 3:  # they came through the pipe
+    if not _is_file(handed):  # they came through the pipe
         yield handed
         return
     path, n = handed
@@ -128,6 +128,11 @@ def _take_over(handed, piece: int = 1 << 20):
                                                 (12 * n, np.dtype(np.float64))))
     finally:
         os.unlink(path)
+
+
+def _is_file(handed) -> bool:
+    """Whether _hand_over wrote a file ((path, rows)) rather than passing the columns."""
+    return isinstance(handed[0], str)
 
 
 def _read_at(f, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
@@ -164,7 +169,7 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
         return _stitch(results)
     finally:  # interrupted halfway: leave no file behind in /dev/shm
         for handed in [r[1] for r in results[1:]]:
-            if len(handed) == 2 and os.path.exists(handed[0]):
+            if _is_file(handed) and os.path.exists(handed[0]):
                 os.unlink(handed[0])
 
 

@@ -95,11 +95,6 @@ class LineParser:
         self.lark_calls = 0
 
     # -- the hot path -----------------------------------------------------------------------
-    def feed(self, lines: list[str], first_line: int) -> int:
-        """Parse lines (str) numbered from first_line; see feed_chunk."""
-        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-        return self.feed_chunk(text.encode("utf-8", "replace"), first_line)
-
     def feed_chunk(self, chunk: bytes, first_line: int) -> int:
         """Parse a chunk of complete lines (LF ends; see reader.normalize_newlines) whose first
         line is number first_line (1-based). Returns how many lines it held.

@@ -71,7 +71,8 @@ def select(log: CaffeLog, sel: Selection) -> pd.DataFrame:
     labels = [f"{l} / {r} {bl} / {q}" for l, r, bl, q in
               zip(names["layer"], names["role"], names["blob"], names["quantity"])]
     unique = list(dict.fromkeys(labels))  # odd names could make two series' labels equal
-    label_code = np.array([unique.index(label) for label in labels], dtype=np.int64)
+    position = {label: i for i, label in enumerate(unique)}
+    label_code = np.array([position[label] for label in labels], dtype=np.int64)
     out["label"] = pd.Categorical.from_codes(label_code[series.to_numpy()], categories=unique)
     rank = {layer: i for i, layer in enumerate(b["layer"].unique())}  # first appearance: net order
     out["order"] = np.array([rank[layer] for layer in names["layer"]])[series.to_numpy()]

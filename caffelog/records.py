@@ -10,6 +10,8 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # token path (position among the rule's own tokens, or "subrule.position") -> field name
 FIELD_NAMES: dict[str, dict[str, str]] = {
     "forward_top": {"0": "layer", "1": "blob", "2": "value", "mean_part.0": "mean"},
@@ -234,11 +236,10 @@ class TotalsRows:
 
     def array(self):
         """The rows as an (n, 5) float array (a copy)."""
-        import numpy as np
         return np.array(self.flat, dtype=np.float64).reshape(-1, self.WIDTH)
 
     def lines(self):
-        return self.array()[:, 0].astype("int64")
+        return self.array()[:, 0].astype(np.int64)
 
     def __getitem__(self, rows: slice) -> "TotalsRows":
         start, stop, _ = rows.indices(len(self))
@@ -265,7 +266,6 @@ class BlobColumns:
 
     def commit(self, lines, keys, values) -> None:
         """Append a chunk of rows (numpy, in line order) after the pending ones, merged."""
-        import numpy as np
         if self.pending:
             more = np.array(self.pending, dtype=np.float64).reshape(-1, 3)
             self.pending = []
@@ -283,7 +283,6 @@ class BlobColumns:
     def columns(self, consume: bool = False):
         """(lines, keys, values) as numpy arrays. consume=True hands the memory over without a
         copy and leaves these columns empty."""
-        import numpy as np
         self.commit(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
         arrays = (np.frombuffer(self.line, np.int64), np.frombuffer(self.key, np.int32),
                   np.frombuffer(self.value, np.float64))
