@@ -5,10 +5,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from .findings import SEVERITY_RANK, Finding
 from .log import CaffeLog
 from .reader import UsageError
-from .rules import RULES, Context
+from .rules import RULES
+from .rules.base import Context, Facts, Window
 
 
 @dataclass
@@ -70,23 +74,97 @@ def _settings_from(data: dict, path: Path) -> Settings:
                     data.get("fail-on", data.get("fail_on", "error")))
 
 
-def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
-    """All findings, the first non-finite value first, then by severity and log line."""
-    settings = settings or Settings()
-    for rule_id in [*settings.select, *settings.ignore, *settings.thresholds]:
-        if rule_id not in RULES:
-            raise UsageError(f"unknown rule {rule_id!r}; rules are {', '.join(RULES)}")
-    chosen = [r for r in RULES if (not settings.select or r in settings.select)
-              and r not in settings.ignore]
-    ctx = Context(log)
-    findings: list[Finding] = []
-    for rule_id in chosen:
+HOLD_MAX = 4_000_000  # rows of one iteration that may wait for the rest of it
+
+
+class Diagnosis:
+    """The chosen rules fed window by window: `observe` each stretch of the tables as the log
+    is read (in any cut, in log order), then `findings` once it is all read.
+
+    Rules may group rows by iteration inside a window, so the rows of the last iteration of
+    each window wait for the next one; memory holds the rules' accumulators and one iteration.
+    """
+
+    def __init__(self, settings: Settings | None = None):
+        settings = settings or Settings()
+        for rule_id in [*settings.select, *settings.ignore, *settings.thresholds]:
+            if rule_id not in RULES:
+                raise UsageError(f"unknown rule {rule_id!r}; rules are {', '.join(RULES)}")
+        chosen = [r for r in RULES if (not settings.select or r in settings.select)
+                  and r not in settings.ignore]
         try:
-            rule = RULES[rule_id](settings.thresholds.get(rule_id))
+            self.rules = [RULES[r](settings.thresholds.get(r)) for r in chosen]
         except KeyError as exc:
             raise UsageError(exc.args[0]) from None
-        findings.extend(rule.check(ctx))
-    return sorted(findings, key=_order)
+        self.facts = Facts()
+        self.held: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None
+        self.held_key: tuple | None = None
+
+    def observe(self, blobs: pd.DataFrame, scalars: pd.DataFrame, totals: pd.DataFrame) -> None:
+        tables = (blobs, scalars, totals)
+        if self.held is not None:  # the held iteration's rows, and its rest at this window's head
+            rest = [_same_iteration(t, *self.held_key) for t in tables]
+            tables = tuple(t[~m] if m.any() else t for t, m in zip(tables, rest))
+            held = tuple(_concat(h, t[m]) for h, t, m in zip(self.held, (blobs, scalars, totals), rest))
+            if any(len(t) for t in tables) or len(held[0]) > HOLD_MAX:
+                self._fold(*held)
+                self.held = None
+            else:
+                self.held = held
+                return
+        ready, self.held, self.held_key = _split_last_iteration(*tables)
+        self._fold(*ready)
+
+    def findings(self, net: pd.DataFrame, solver: dict | None) -> list[Finding]:
+        """All findings, the first non-finite value first, then by severity and log line."""
+        if self.held is not None:
+            self._fold(*self.held)
+            self.held = None
+        ctx = Context(net, solver, self.facts)
+        found = [f for rule in self.rules for f in rule.check(ctx)]
+        return sorted(found, key=_order)
+
+    def _fold(self, blobs: pd.DataFrame, scalars: pd.DataFrame, totals: pd.DataFrame) -> None:
+        if not (len(blobs) or len(scalars) or len(totals)):
+            return
+        w = Window(blobs, scalars, totals)
+        self.facts.observe(w)
+        for rule in self.rules:
+            rule.observe(w)
+
+
+def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
+    """All findings of a parsed log, the first non-finite value first, then by severity and line."""
+    d = Diagnosis(settings)
+    d.observe(log.blobs, log.scalars, log.totals)
+    return d.findings(log.net, log.solver)
+
+
+def _split_last_iteration(*tables: pd.DataFrame):
+    """(rows before the window's last iteration, the rows of that iteration) for each table;
+    nothing is held back past HOLD_MAX rows (a log without Iteration lines must not grow the wait
+    without bound)."""
+    blobs = tables[0]
+    if not len(blobs):
+        return tables, None, None
+    key = blobs["segment"].iloc[-1], blobs["iteration"].iloc[-1]
+    masks = [_same_iteration(t, *key) for t in tables]
+    if masks[0].sum() > HOLD_MAX:
+        return tables, None, None
+    return (tuple(t[~m] for t, m in zip(tables, masks)),
+            tuple(t[m] for t, m in zip(tables, masks)), key)
+
+
+def _same_iteration(t: pd.DataFrame, segment, iteration) -> np.ndarray:
+    same = (t["segment"] == segment).to_numpy()
+    it = t["iteration"]
+    return same & (it.isna().to_numpy() if pd.isna(iteration) else (it == iteration).fillna(False).to_numpy())
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    if not len(old):
+        return new
+    return pd.concat([old, new], ignore_index=True) if len(new) else old
 
 
 def _order(f: Finding):

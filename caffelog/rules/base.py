@@ -9,11 +9,16 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from ..log import CaffeLog
+from .accumulate import Span
 
 
 class Rule:
     """A rule reads the tables (never the log text) and returns findings.
+
+    The tables come as windows of whole iterations: `observe` folds each window into the
+    rule's accumulators (a few numbers per layer), `check` turns them into findings once the
+    log is read, with the net and solver settings at hand. So a rule never holds the rows and
+    a 10 GB log is diagnosed in bounded memory.
 
     Subclasses set ``id`` (kebab-case), ``severity`` and ``thresholds`` (name -> default); the
     class docstring says what the rule detects, why it matters and how to fix it.
@@ -30,6 +35,9 @@ class Rule:
                            f"(it has: {', '.join(self.thresholds) or 'none'})")
         self.t = {**self.thresholds, **(overrides or {})}
 
+    def observe(self, w: "Window") -> None:
+        """Fold one window of the tables into this rule's state (default: nothing to keep)."""
+
     def check(self, ctx: "Context") -> list[Finding]:
         raise NotImplementedError
 
@@ -37,14 +45,15 @@ class Rule:
         kw.setdefault("severity", self.severity)
         return Finding(rule=self.id, message=message, **kw)
 
-    def episode(self, message: str, rows: pd.DataFrame, first: pd.Series | None = None,
+    def episode(self, message: str, span: Span, first: pd.Series | None = None,
                 **kw) -> Finding:
-        """A finding over table rows (in log order): it starts at `first` (default: the first
-        row) and ends at the last row's iteration; where-fields come from the first row."""
-        first = rows.iloc[0] if first is None else first
+        """A finding over the rows of `span` (in log order): it starts at `first` (default: the
+        span's first row) and ends at its last row's iteration; where-fields come from the
+        first row."""
+        first = span.first if first is None else first
         kw.setdefault("segment", int(first["segment"]))
         kw.setdefault("iteration", as_int(first["iteration"]))
-        kw.setdefault("last_iteration", as_int(rows["iteration"].iloc[-1]))
+        kw.setdefault("last_iteration", as_int(span.last_iteration))
         kw.setdefault("line", int(first["line"]))
         kw.setdefault("phase", "train")
         for column in ("direction", "layer", "blob", "quantity"):
@@ -65,41 +74,103 @@ def layer_span(layers: list[str]) -> str:
     return ", ".join(layers)
 
 
-class Context:
-    """Views of one CaffeLog that rules share, computed once."""
+class Window:
+    """A stretch of the blobs, scalars and totals tables holding whole iterations, with the
+    views of it that several rules share, each computed once."""
 
-    def __init__(self, log: CaffeLog):
-        self.log = log
-        self.solver = log.solver or {}
-
-    @cached_property
-    def train(self) -> pd.DataFrame:
-        """Train-phase forward/backward values (no [Update] rows). A copy of most of the blobs
-        table: rules use train_where() to copy only the rows they look at."""
-        return self.log.blobs[self._train_mask]
+    def __init__(self, blobs: pd.DataFrame, scalars: pd.DataFrame, totals: pd.DataFrame):
+        self.blobs, self.scalars, self.totals = blobs, scalars, totals
 
     @cached_property
     def _train_mask(self) -> np.ndarray:
-        b = self.log.blobs
+        b = self.blobs
         return ((b["phase"] == "train") & (b["direction"] != "update")).to_numpy()
 
-    def train_where(self, mask: np.ndarray | None = None, layers: list[str] | None = None,
-                    **equal: str) -> pd.DataFrame:
-        """The train forward/backward rows where each named column equals its value, the layer
-        is one of `layers` and `mask` (over the blobs table) holds."""
-        b = self.log.blobs
+    def train_where(self, mask: np.ndarray | None = None, **equal: str) -> pd.DataFrame:
+        """The train forward/backward rows where each named column equals its value and `mask`
+        (over the window's blobs) holds: a copy of only the rows a rule looks at."""
+        b = self.blobs
         keep = self._train_mask.copy()
         for column, value in equal.items():
             keep &= (b[column] == value).to_numpy()
-        if layers is not None:
-            keep &= b["layer"].isin(layers).to_numpy()
         if mask is not None:
             keep &= mask
         return b[keep]
 
     @cached_property
+    def values(self) -> np.ndarray:
+        return self.blobs["value"].to_numpy()
+
+    @cached_property
+    def forward_tops(self) -> pd.DataFrame:
+        return self.train_where(direction="forward", role="top")
+
+    @cached_property
+    def backward_params(self) -> pd.DataFrame:
+        return self.train_where(direction="backward", role="param")
+
+    @cached_property
+    def weight_diffs(self) -> pd.DataFrame:
+        """Backward diff of each learnable layer's first param blob (the weights), per pass."""
+        p = self.backward_params
+        return p[(p["blob"] == "0").to_numpy()]
+
+    @cached_property
+    def weight_data(self) -> pd.DataFrame:
+        """Forward data of each layer's first param blob (named params print their name)."""
+        p = self.train_where(direction="forward", role="param")
+        return p.groupby(["segment", "iteration", "batch", "layer"], observed=True, sort=False).head(1)
+
+    @cached_property
+    def loss(self) -> pd.DataFrame:
+        """The solver's train loss (the `Iteration N ..., loss =` lines)."""
+        s = self.scalars
+        return s[((s["source"] == "iteration") & (s["name"] == "loss")).to_numpy()]
+
+    @cached_property
+    def lr(self) -> pd.Series:
+        s = self.scalars
+        lr = s[(s["name"] == "lr").to_numpy()]
+        return lr.drop_duplicates(["segment", "iteration"], keep="last").set_index(
+            ["segment", "iteration"])["value"]
+
+
+class Facts:
+    """What the checks need to know about the whole log's blobs: the train layers in order of
+    first appearance, the learnable ones, and the train loss series (32 bytes an iteration)."""
+
+    def __init__(self) -> None:
+        self.train_layers: dict[str, None] = {}
+        self.weight_layers: set[str] = set()
+        self._loss: list[pd.DataFrame] = []
+
+    def observe(self, w: Window) -> None:
+        layers = w.blobs["layer"].to_numpy()[w._train_mask]
+        self.train_layers.update(dict.fromkeys(str(l) for l in pd.unique(layers)))
+        self.weight_layers.update(str(l) for l in w.weight_diffs["layer"].unique())
+        if len(w.loss):
+            self._loss.append(w.loss[["segment", "iteration", "line", "value"]])
+
+    @cached_property
+    def loss(self) -> pd.DataFrame:
+        if not self._loss:
+            return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
+                                 "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
+        return pd.concat(self._loss, ignore_index=True)
+
+
+class Context:
+    """What every check may read once the log is read: the net, the solver settings and the
+    Facts gathered from the windows."""
+
+    def __init__(self, net: pd.DataFrame, solver: dict | None, facts: Facts):
+        self.net_table = net
+        self.solver = solver or {}
+        self.facts = facts
+
+    @cached_property
     def net(self) -> pd.DataFrame:
-        n = self.log.net
+        n = self.net_table
         return n[n["net"] == "train"].drop_duplicates("layer", keep="last")
 
     @cached_property
@@ -114,39 +185,16 @@ class Context:
     def layer_order(self) -> list[str]:
         order = list(self.net["layer"]) or []
         seen = set(order)
-        b = self.log.blobs
-        order += [str(l) for l in b["layer"][self._train_mask].unique() if str(l) not in seen]
-        return order
-
-    @cached_property
-    def weight_diffs(self) -> pd.DataFrame:
-        """Backward diff of each learnable layer's first param blob (the weights), per pass."""
-        return self.train_where(direction="backward", role="param", blob="0")
-
-    @cached_property
-    def weight_data(self) -> pd.DataFrame:
-        """Forward data of each layer's first param blob (named params print their name)."""
-        p = self.train_where(direction="forward", role="param")
-        return p.groupby(["segment", "iteration", "batch", "layer"], observed=True, sort=False).head(1)
+        return order + [l for l in self.facts.train_layers if l not in seen]
 
     @cached_property
     def learnable(self) -> list[str]:
         """Learnable layers in net order: those with param diffs in the backward pass."""
-        have = {str(layer) for layer in self.weight_diffs["layer"].unique()}
-        return [l for l in self.layer_order if l in have]
+        return [l for l in self.layer_order if l in self.facts.weight_layers]
 
-    @cached_property
+    @property
     def loss(self) -> pd.DataFrame:
-        """The solver's train loss (the `Iteration N ..., loss =` lines)."""
-        s = self.log.scalars
-        return s[(s["source"] == "iteration") & (s["name"] == "loss")]
-
-    @cached_property
-    def lr(self) -> pd.Series:
-        s = self.log.scalars
-        lr = s[s["name"] == "lr"]
-        return lr.drop_duplicates(["segment", "iteration"], keep="last").set_index(
-            ["segment", "iteration"])["value"]
+        return self.facts.loss
 
     @property
     def solver_type(self) -> str:

@@ -1,7 +1,8 @@
 """dead-activation: ReLU layers whose output is 0 throughout the run."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, as_float, layer_param_block, layer_span
 
 
 class DeadActivation(Rule):
@@ -22,28 +23,33 @@ class DeadActivation(Rule):
 
     TYPES = ("ReLU", "PReLU", "ELU")
 
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.tops = LayerSpans()  # every layer's top data: the layer types come with the net
+        self.low: dict[str, int] = {}
+
+    def observe(self, w: Window) -> None:
+        tops = w.forward_tops
+        self.tops.add(tops)
+        low = tops[(tops["value"] <= self.t["floor"]).to_numpy()]
+        for layer, n in low.groupby("layer", observed=True, sort=False).size().items():
+            self.low[str(layer)] = self.low.get(str(layer), 0) + int(n)
+
     def check(self, ctx: Context):
         relus = [l for l in ctx.layer_order if ctx.layer_types.get(l) in self.TYPES]
-        tops = ctx.train_where(direction="forward", role="top", layers=relus)
-        dead = []
-        for layer in relus:
-            rows = tops[tops["layer"] == layer]
-            if rows.empty:
-                continue
-            low = rows["value"] <= self.t["floor"]
-            if low.mean() >= self.t["fraction"]:
-                dead.append((layer, rows))
+        dead = [(layer, self.tops[layer]) for layer in relus if layer in self.tops
+                and self.low.get(layer, 0) / self.tops[layer].n >= self.t["fraction"]]
         if not dead:
             return []
         names = [l for l, _ in dead]
         severity = "error" if any(self._cuts_path(ctx, l) for l in names) else "warning"
         out = []
-        for layer, rows in dead:
+        for layer, span in dead:
             out.append(self.episode(
-                f"{layer} ({ctx.layer_types[layer]}): top {rows['blob'].iloc[0]} is 0 in all "
-                f"{len(rows)} displayed forward passes: every unit is dead", rows,
+                f"{layer} ({ctx.layer_types[layer]}): top {span.first['blob']} is 0 in all "
+                f"{span.n} displayed forward passes: every unit is dead", span,
                 severity=severity, advice=_advice(ctx, layer), layer=layer,
-                value=float(rows["value"].max()), threshold=self.t["floor"],
+                value=span.max, threshold=self.t["floor"],
                 evidence=[f"dead activation layers: {layer_span(names)}"]))
         return out
 

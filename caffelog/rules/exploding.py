@@ -1,9 +1,13 @@
 """exploding: per-layer values past 1e8, or the total gradient norm jumping 10x and past the weights."""
 from __future__ import annotations
 
-import numpy as np
+from collections import deque
 
-from .base import Context, Rule, as_int, fmt_value
+import numpy as np
+import pandas as pd
+
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, as_int, fmt_value
 
 
 class Exploding(Rule):
@@ -21,45 +25,53 @@ class Exploding(Rule):
     severity = "error"
     thresholds = {"value": 1e8, "norm_growth": 10.0, "window": 5}
 
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.big = LayerSpans()
+        self.recent: deque[float] = deque(maxlen=int(self.t["window"]))
+        self.jump: pd.Series | None = None  # the All-net-params row where the diff norm jumped
+
+    def observe(self, w: Window) -> None:
+        values = w.values
+        self.big.add(w.train_where(np.isfinite(values) & (values >= self.t["value"])))
+        if self.jump is None and len(w.totals):
+            self._norm_jump(w.totals)
+
+    def _norm_jump(self, totals: pd.DataFrame) -> None:
+        """The first iteration whose diff norm is norm_growth x the smallest of the `window`
+        iterations before it, and larger than the weights' norm."""
+        last = totals.groupby(["segment", "iteration"], sort=False).tail(1)
+        diff, data = last["l2_diff"].to_numpy(), last["l2_data"].to_numpy()
+        for i in range(len(last)):
+            lo = np.array(self.recent)
+            lo = lo[np.isfinite(lo) & (lo > 0)]
+            self.recent.append(diff[i])
+            if (len(lo) and np.isfinite(diff[i]) and diff[i] >= self.t["norm_growth"] * lo.min()
+                    and diff[i] > data[i]):
+                self.jump, self.jump_from = last.iloc[i], lo.min()
+                return
+
     def check(self, ctx: Context):
         out = []
-        values = ctx.log.blobs["value"].to_numpy()
-        big = ctx.train_where(np.isfinite(values) & (values >= self.t["value"]))
-        for layer, rows in big.groupby("layer", observed=True, sort=False):
-            first = rows.iloc[0]
+        for layer, span in self.big.items():
+            first = span.first
             out.append(self.episode(
                 f"{layer}: {first['direction']} {first['role']} {first['blob']} {first['quantity']} = "
                 f"{fmt_value(first['value'])} >= {self.t['value']:g} at iteration {first['iteration']}; "
-                f"{len(rows)} values past it up to iteration {rows['iteration'].iloc[-1]} "
-                f"(max {fmt_value(rows['value'].max())})", rows,
+                f"{span.n} values past it up to iteration {span.last_iteration} "
+                f"(max {fmt_value(span.max)})", span,
                 advice=_advice(ctx), layer=layer, value=float(first["value"]), threshold=self.t["value"]))
         out.sort(key=lambda f: f.line)
-        norm = self._norm_jump(ctx)
-        if norm is not None:
-            out.append(norm)
+        if self.jump is not None:
+            r, window = self.jump, int(self.t["window"])
+            out.append(self.finding(
+                f"All-net-params L2 norm of the diff jumped to {fmt_value(r['l2_diff'])} (from "
+                f"{fmt_value(self.jump_from)} within {window} displayed iterations), larger than the "
+                f"weights' L2 norm {fmt_value(r['l2_data'])}, at iteration {r['iteration']}",
+                advice=_advice(ctx), segment=int(r["segment"]), iteration=as_int(r["iteration"]),
+                phase="train", direction="backward", quantity="diff", value=float(r["l2_diff"]),
+                threshold=self.t["norm_growth"], line=int(r["line"])))
         return out
-
-    def _norm_jump(self, ctx: Context):
-        totals = ctx.log.totals
-        if totals.empty:
-            return None
-        last = totals.groupby(["segment", "iteration"], sort=False).tail(1)
-        diff, data = last["l2_diff"].to_numpy(), last["l2_data"].to_numpy()
-        window = int(self.t["window"])
-        for i in range(1, len(last)):
-            lo = diff[max(0, i - window):i]
-            lo = lo[np.isfinite(lo) & (lo > 0)]
-            if (len(lo) and np.isfinite(diff[i]) and diff[i] >= self.t["norm_growth"] * lo.min()
-                    and diff[i] > data[i]):
-                r = last.iloc[i]
-                return self.finding(
-                    f"All-net-params L2 norm of the diff jumped to {fmt_value(diff[i])} (from "
-                    f"{fmt_value(lo.min())} within {window} displayed iterations), larger than the "
-                    f"weights' L2 norm {fmt_value(data[i])}, at iteration {r['iteration']}",
-                    advice=_advice(ctx), segment=int(r["segment"]), iteration=as_int(r["iteration"]),
-                    phase="train", direction="backward", quantity="diff", value=float(diff[i]),
-                    threshold=self.t["norm_growth"], line=int(r["line"]))
-        return None
 
 
 def _advice(ctx: Context) -> str:

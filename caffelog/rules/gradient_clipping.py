@@ -1,7 +1,10 @@
 """gradient-clipping: how often and how hard clip_gradients cut the gradient."""
 from __future__ import annotations
 
-from .base import Context, Rule, fmt_value
+import numpy as np
+
+from .accumulate import EvenSample, Span
+from .base import Context, Rule, Window, fmt_value
 
 
 class GradientClipping(Rule):
@@ -16,14 +19,23 @@ class GradientClipping(Rule):
     severity = "info"
     thresholds = {}
 
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.scales, self.sample, self.smallest = Span(), EvenSample(), float("nan")
+
+    def observe(self, w: Window) -> None:
+        s = w.scalars
+        scale = s[(s["name"] == "clip_scale").to_numpy()]
+        self.scales.add(scale)
+        self.sample.add(scale["value"].to_numpy())
+        self.smallest = float(np.fmin(self.smallest, scale["value"].min()))
+
     def check(self, ctx: Context):
-        s = ctx.log.scalars
-        scale = s[s["name"] == "clip_scale"]
-        if scale.empty:
+        if not self.scales:
             return []
         return [self.episode(
-            f"gradients were clipped {len(scale)} times (clip_gradients "
-            f"{ctx.knob('clip_gradients')}); median scale factor {fmt_value(scale['value'].median())}, "
-            f"smallest {fmt_value(scale['value'].min())}", scale,
+            f"gradients were clipped {self.scales.n} times (clip_gradients "
+            f"{ctx.knob('clip_gradients')}); median scale factor {fmt_value(self.sample.median())}, "
+            f"smallest {fmt_value(self.smallest)}", self.scales,
             advice="constant clipping means the threshold sets the step: consider a lower base_lr",
-            value=float(scale["value"].median()))]
+            value=self.sample.median())]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, fmt_value
+from .accumulate import Span
+from .base import Context, Rule, as_int, fmt_value
 
 FLT_MIN_LOG = 87.3365  # -ln(FLT_MIN): SoftmaxWithLoss clamps each probability at FLT_MIN
 
@@ -38,7 +39,7 @@ class SoftmaxUnderflow(Rule):
         return [self.episode(
             f"{len(rows)} train losses are multiples of 87.3365/{batch} (first {fmt_value(first['value'])} "
             f"= {int(round(first['value'] * batch / FLT_MIN_LOG))}/{batch} x 87.3365 at iteration "
-            f"{first['iteration']}): softmax probabilities underflowed", rows,
+            f"{as_int(first['iteration'])}): softmax probabilities underflowed", Span.of(rows),
             advice=f"the logits are huge: lower base_lr ({ctx.knob('base_lr')}) or set clip_gradients",
             layer=self._loss_layer(ctx), value=float(first["value"]), threshold=FLT_MIN_LOG / batch)]
 

@@ -1,7 +1,8 @@
 """tanh-saturation: TanH units pinned at +-1."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, fmt_value, layer_param_block, layer_span
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, as_float, fmt_value, layer_param_block, layer_span
 
 
 class TanhSaturation(Rule):
@@ -17,21 +18,24 @@ class TanhSaturation(Rule):
     severity = "warning"
     thresholds = {"level": 0.9}
 
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.tops = LayerSpans(sample=True)  # every layer's: the layer types come with the net
+
+    def observe(self, w: Window) -> None:
+        self.tops.add(w.forward_tops)
+
     def check(self, ctx: Context):
         layers = [l for l in ctx.layer_order if ctx.layer_types.get(l) == "TanH"]
-        tops = ctx.train_where(direction="forward", role="top", layers=layers)
-        hot = []
-        for layer in layers:
-            rows = tops[tops["layer"] == layer]
-            if len(rows) and rows["value"].median() >= self.t["level"]:
-                hot.append((layer, rows))
-        names = [l for l, _ in hot]
+        hot = [(layer, self.tops[layer], self.tops.median(layer)) for layer in layers
+               if layer in self.tops and self.tops.median(layer) >= self.t["level"]]
+        names = [l for l, _, _ in hot]
         out = []
-        for layer, rows in hot:
+        for layer, span, median in hot:
             out.append(self.episode(
-                f"{layer}: mean |tanh output| {fmt_value(rows['value'].median())} (median over "
-                f"{len(rows)} iterations) >= {self.t['level']:g}: units saturated at +-1", rows,
-                advice=_advice(ctx, names), layer=layer, value=float(rows["value"].median()),
+                f"{layer}: mean |tanh output| {fmt_value(median)} (median over "
+                f"{span.n} iterations) >= {self.t['level']:g}: units saturated at +-1", span,
+                advice=_advice(ctx, names), layer=layer, value=median,
                 threshold=self.t["level"], evidence=[f"saturated: {layer_span(names)}"]))
         return out
 

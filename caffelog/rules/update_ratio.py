@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import Context, Rule, fmt_value
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, fmt_value
 
 ADAPTIVE = {"Adam", "RMSProp", "AdaGrad", "AdaDelta"}
 
@@ -27,17 +28,36 @@ class UpdateRatio(Rule):
     severity = "warning"
     thresholds = {"low": 1e-4, "high": 1e-2, "estimate_tolerance": 3.0}
 
-    def check(self, ctx: Context):
-        up = ctx.log.blobs[ctx.log.blobs["direction"] == "update"]
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.exact = LayerSpans(sample=True)  # from [Update] lines, where the log has them
+        self.estimate = LayerSpans(sample=True)  # from diffs, weights, lr and momentum
+        self.saw_update = self.have_weight_diffs = self.have_lr = False
+
+    def observe(self, w: Window) -> None:
+        up = w.blobs[(w.blobs["direction"] == "update").to_numpy()]
         if len(up):
-            return self._flag(ctx, self._exact(up), estimated=False)
+            self.saw_update = True
+            self.exact.add(_finite(self._exact(up)))
+        elif not self.saw_update:
+            self.have_weight_diffs |= len(w.weight_diffs) > 0
+            self.have_lr |= len(w.lr) > 0
+            if len(w.weight_diffs) and len(w.lr):
+                self.estimate.add(_finite(self._estimate(w)))
+
+    def check(self, ctx: Context):
+        if self.saw_update:
+            return self._flag(ctx, self.exact, estimated=False)
         if ctx.solver_type in ADAPTIVE:
             return [self.finding(
                 f"update:param ratio not estimated: solver {ctx.solver_type} scales each step by "
                 "its gradient history, which the log does not show", severity="info")]
-        if ctx.weight_diffs.empty or ctx.lr.empty:
+        if not (self.have_weight_diffs and self.have_lr):
             return []
-        return self._flag(ctx, self._estimate(ctx), estimated=True)
+        momentum = _momentum(ctx)
+        for sample in (self.estimate.samples or {}).values():  # the estimates left momentum out
+            sample.divide(1 - momentum if momentum < 1 else 1)
+        return self._flag(ctx, self.estimate, estimated=True)
 
     def _exact(self, up: pd.DataFrame) -> pd.DataFrame:
         first = up.groupby(["segment", "iteration", "layer"], observed=True, sort=False)["blob"].transform("first")
@@ -45,42 +65,49 @@ class UpdateRatio(Rule):
         wide = w.pivot_table(index=["segment", "iteration", "layer"], columns="quantity",
                              values="value", observed=True)
         lines = w.groupby(["segment", "iteration", "layer"], observed=True)["line"].min()
-        return pd.DataFrame({"ratio": wide["diff"] / wide["data"], "line": lines}).reset_index()
+        return pd.DataFrame({"value": wide["diff"] / wide["data"], "line": lines}).reset_index()
 
-    def _estimate(self, ctx: Context) -> pd.DataFrame:
-        diff = ctx.weight_diffs.groupby(["segment", "iteration", "layer"], observed=True).agg(
+    def _estimate(self, w: Window) -> pd.DataFrame:
+        """lr x mean|diff| / mean|data| per layer and iteration; momentum is applied in check
+        (the solver settings may come after the first windows)."""
+        diff = w.weight_diffs.groupby(["segment", "iteration", "layer"], observed=True).agg(
             diff=("value", "mean"), line=("line", "min"))
-        data = ctx.weight_data.groupby(["segment", "iteration", "layer"], observed=True)["value"].mean()
+        data = w.weight_data.groupby(["segment", "iteration", "layer"], observed=True)["value"].mean()
         df = diff.join(data.rename("data"), how="inner").reset_index()
-        lr = ctx.lr.reindex(pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])).to_numpy()
-        try:
-            momentum = float(ctx.knob("momentum", 0.0) or 0.0)
-        except (TypeError, ValueError):
-            momentum = 0.0
-        df["ratio"] = lr * df["diff"] / df["data"] / (1 - momentum if momentum < 1 else 1)
+        lr = w.lr.reindex(pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])).to_numpy()
+        df["value"] = lr * df["diff"] / df["data"]
         return df
 
-    def _flag(self, ctx: Context, df: pd.DataFrame, estimated: bool):
-        df = df[np.isfinite(df["ratio"].to_numpy())]
+    def _flag(self, ctx: Context, ratios: LayerSpans, estimated: bool):
         tol = self.t["estimate_tolerance"] if estimated else 1.0
         low, high = self.t["low"] / tol, self.t["high"] * tol
         out = []
         label = "estimated " if estimated else ""
-        for layer in ctx.learnable or list(dict.fromkeys(df["layer"].astype(str))):
-            rows = df[df["layer"] == layer]
-            if rows.empty:
+        for layer in ctx.learnable or list(ratios):
+            if layer not in ratios:
                 continue
-            med = float(rows["ratio"].median())
+            med = ratios.median(layer)
             if low <= med <= high or med == 0:
                 continue  # exactly 0 is zero-gradient's finding
             side = "below" if med < low else "above"
             out.append(self.episode(
-                f"{layer}: {label}update:param ratio {fmt_value(med)} (median over {len(rows)} iterations) "
-                f"is {side} the healthy range [{fmt_value(low)}, {fmt_value(high)}]", rows,
+                f"{layer}: {label}update:param ratio {fmt_value(med)} (median over {ratios[layer].n} iterations) "
+                f"is {side} the healthy range [{fmt_value(low)}, {fmt_value(high)}]", ratios[layer],
                 advice=_advice(ctx, side, layer), direction="update" if not estimated else "backward",
                 layer=layer, blob="0", value=med, threshold=low if side == "below" else high,
                 estimated=estimated))
         return out
+
+
+def _finite(df: pd.DataFrame) -> pd.DataFrame:
+    return df[np.isfinite(df["value"].to_numpy())]
+
+
+def _momentum(ctx: Context) -> float:
+    try:
+        return float(ctx.knob("momentum", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _advice(ctx: Context, side: str, layer: str) -> str:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Rule, fmt_value, layer_param_block, layer_span
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, fmt_value, layer_param_block, layer_span
 
 
 class Vanishing(Rule):
@@ -23,17 +24,22 @@ class Vanishing(Rule):
     severity = "warning"
     thresholds = {"ratio": 0.02, "floor": 1e-7}
 
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.diffs = LayerSpans(sample=True)
+
+    def observe(self, w: Window) -> None:
+        d = w.weight_diffs
+        self.diffs.add(d[np.isfinite(d["value"].to_numpy())])
+
     def check(self, ctx: Context):
-        w = ctx.weight_diffs
-        if w.empty or len(ctx.learnable) < 2:
+        if not self.diffs or len(ctx.learnable) < 2:
             return []
-        w = w[np.isfinite(w["value"].to_numpy())]
-        med = w.groupby("layer", observed=True)["value"].median()
         reference_layer = ctx.learnable[-1]
-        reference = med.get(reference_layer, np.nan)
+        reference = self.diffs.median(reference_layer)
         weak = []
         for layer in ctx.learnable[:-1]:
-            m = med.get(layer, np.nan)
+            m = self.diffs.median(layer)
             if not np.isfinite(m) or m == 0:
                 continue
             ratio = m / reference if reference > 0 else np.inf
@@ -44,10 +50,9 @@ class Vanishing(Rule):
         names = [l for l, _, _ in weak]
         out = []
         for layer, m, ratio in weak:
-            rows = w[w["layer"] == layer]
             out.append(self.episode(
                 f"{layer}: median mean |weight diff| {fmt_value(m)} is {1 / ratio:.0f}x smaller than "
-                f"{reference_layer}'s ({fmt_value(reference)}): barely learning", rows,
+                f"{reference_layer}'s ({fmt_value(reference)}): barely learning", self.diffs[layer],
                 advice=_advice(ctx, names), layer=layer, value=float(m), threshold=self.t["ratio"],
                 evidence=[f"barely learning: {layer_span(names)}"]))
         return out

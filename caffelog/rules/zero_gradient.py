@@ -1,7 +1,11 @@
 """zero-gradient: learnable layers whose every param diff is exactly 0."""
 from __future__ import annotations
 
-from .base import Context, Rule, as_float, layer_param_block, layer_span
+import numpy as np
+import pandas as pd
+
+from .accumulate import LayerSpans
+from .base import Context, Rule, Window, as_float, layer_param_block, layer_span
 
 
 class ZeroGradient(Rule):
@@ -18,44 +22,69 @@ class ZeroGradient(Rule):
     severity = "warning"
     thresholds = {"min_run": 10}
 
-    def check(self, ctx: Context):
-        p = ctx.train_where(direction="backward", role="param")
+    def __init__(self, overrides=None):
+        super().__init__(overrides)
+        self.rows = LayerSpans()
+        self.first_zero: dict[str, pd.Series] = {}
+        self.iterations: dict[str, _ZeroRun] = {}
+
+    def observe(self, w: Window) -> None:
+        p = w.backward_params
         if p.empty:
-            return []
+            return
+        self.rows.add(p)
+        zero = p[(p["value"] == 0).to_numpy()]
+        for layer, rows in zero.groupby("layer", observed=True, sort=False):
+            self.first_zero.setdefault(str(layer), rows.iloc[0])
+        # windows hold whole iterations, so each (layer, iteration) is decided in one window
         nonzero = (p["value"] != 0).groupby([p["layer"], p["segment"], p["iteration"]],
                                            observed=True).any()
-        per_iter = ~nonzero
+        for layer, flags in nonzero.groupby(level=0, observed=True):
+            self.iterations.setdefault(str(layer), _ZeroRun()).add(~flags.to_numpy())
+
+    def check(self, ctx: Context):
+        if not self.rows:
+            return []
         dead = []
         for layer in ctx.learnable:
-            zero = per_iter.loc[layer]
-            run = _trailing_true(zero.to_list())
-            if zero.all() or run >= self.t["min_run"]:
-                dead.append((layer, zero, run))
+            run = self.iterations.get(layer)
+            if run is None:
+                continue  # its param diffs have no iteration to judge them by
+            if run.all_zero or run.trailing >= self.t["min_run"]:
+                dead.append((layer, run))
         if not dead:
             return []
         severity = "error" if len(dead) == len(ctx.learnable) else "warning"
         out = []
         names = [d[0] for d in dead]
-        for layer, zero, run in dead:
-            rows = p[p["layer"] == layer]
-            first_zero = rows[rows["value"] == 0].iloc[0]
-            span = "every displayed iteration" if zero.all() else f"the last {run} displayed iterations"
+        for layer, run in dead:
+            span = "every displayed iteration" if run.all_zero else f"the last {run.trailing} displayed iterations"
             out.append(self.episode(
                 f"{layer}: every param diff is exactly 0 in {span} "
-                f"({len(zero)} iterations): the layer does not learn", rows, first=first_zero,
-                severity=severity, advice=_advice(ctx, layer), layer=layer, value=0.0,
+                f"({run.n} iterations): the layer does not learn", self.rows[layer],
+                first=self.first_zero[layer], severity=severity, advice=_advice(ctx, layer),
+                layer=layer, value=0.0,
                 evidence=[f"layers with zero gradients: {layer_span(names)} "
                           f"of {len(ctx.learnable)} learnable"]))
         return out
 
 
-def _trailing_true(flags: list[bool]) -> int:
-    n = 0
-    for flag in reversed(flags):
-        if not flag:
-            break
-        n += 1
-    return n
+class _ZeroRun:
+    """Per layer: how many iterations, whether all had only zero param diffs, and how many of
+    the last ones in a row did."""
+
+    __slots__ = ("n", "all_zero", "trailing")
+
+    def __init__(self) -> None:
+        self.n, self.all_zero, self.trailing = 0, True, 0
+
+    def add(self, zero: np.ndarray) -> None:
+        if not len(zero):
+            return
+        self.n += len(zero)
+        self.all_zero &= bool(zero.all())
+        nonzero_at = np.flatnonzero(~zero)
+        self.trailing = self.trailing + len(zero) if not len(nonzero_at) else len(zero) - 1 - int(nonzero_at[-1])
 
 
 def _advice(ctx: Context, layer: str) -> str:

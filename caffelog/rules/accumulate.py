@@ -1,0 +1,112 @@
+"""What rules keep between windows of the tables: a few numbers per layer, never the rows.
+
+A rule sees the log as a sequence of windows (whole iterations each) and folds each one into
+these accumulators, so a diagnosis of a 10 GB log holds a few kilobytes per layer, not its
+100 million rows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SAMPLE_SIZE = 1 << 17  # medians are exact up to 131,072 values per layer
+
+
+class Span:
+    """First row, last iteration, row count and largest value of the rows behind one finding,
+    in log order: what Rule.episode needs to say where an episode starts and ends."""
+
+    __slots__ = ("first", "last_iteration", "n", "max")
+
+    def __init__(self) -> None:
+        self.first: pd.Series | None = None
+        self.last_iteration = None
+        self.n = 0
+        self.max = float("nan")
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> "Span":
+        span = cls()
+        span.add(rows)
+        return span
+
+    def add(self, rows: pd.DataFrame) -> None:
+        if not len(rows):
+            return
+        if self.first is None:
+            self.first = rows.iloc[0]
+        self.last_iteration = rows["iteration"].iloc[-1]
+        self.n += len(rows)
+        if "value" in rows:
+            self.max = float(np.fmax(self.max, rows["value"].max()))  # NaN-skipping, like pandas
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+
+class EvenSample:
+    """Every k-th value of a series, k doubling whenever more than `size` are kept: an evenly
+    spaced sample of the whole run in bounded memory. Below `size` values it holds them all,
+    so its median is exact; above, it is the median of an even sample of the run.
+    NaN values are not kept (pandas' median skips them too)."""
+
+    __slots__ = ("size", "stride", "seen", "parts", "kept")
+
+    def __init__(self, size: int = SAMPLE_SIZE) -> None:
+        self.size, self.stride, self.seen = size, 1, 0
+        self.parts: list[np.ndarray] = []
+        self.kept = 0
+
+    def add(self, values) -> None:
+        v = np.asarray(values, dtype=np.float64)
+        v = v[~np.isnan(v)]
+        start = (-self.seen) % self.stride  # keep the values whose run-wide index is a multiple of stride
+        self.seen += len(v)
+        picked = v[start::self.stride].copy()
+        self.parts.append(picked)
+        self.kept += len(picked)
+        if self.kept > self.size:
+            self._thin()
+
+    def _thin(self) -> None:
+        kept = np.concatenate(self.parts)
+        while len(kept) > self.size:
+            kept = kept[::2]
+            self.stride *= 2
+        self.parts, self.kept = [kept], len(kept)
+
+    def divide(self, by: float) -> None:
+        """Divide every kept value (a factor known only once the log is read)."""
+        self.parts = [v / by for v in self.parts]
+
+    def values(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.empty(0)
+
+    def median(self) -> float:
+        v = self.values()
+        return float(np.median(v)) if len(v) else float("nan")
+
+    def min(self) -> float:
+        v = self.values()
+        return float(v.min()) if len(v) else float("nan")
+
+
+class LayerSpans(dict):
+    """Span (and optionally EvenSample) per layer, in order of first appearance."""
+
+    def __init__(self, sample: bool = False) -> None:
+        super().__init__()
+        self.samples: dict[str, EvenSample] | None = {} if sample else None
+
+    def add(self, rows: pd.DataFrame) -> None:
+        if not len(rows):
+            return
+        for layer, part in rows.groupby("layer", observed=True, sort=False):
+            name = str(layer)
+            self.setdefault(name, Span()).add(part)
+            if self.samples is not None:
+                self.samples.setdefault(name, EvenSample()).add(part["value"].to_numpy())
+
+    def median(self, layer: str) -> float:
+        sample = (self.samples or {}).get(layer)
+        return sample.median() if sample is not None else float("nan")

@@ -1,0 +1,60 @@
+"""Rules fold the tables window by window: any cut of a log gives the findings of the whole."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from caffelog.diagnose import Diagnosis, Settings, diagnose
+from caffelog.rules import RULES
+from caffelog.rules.accumulate import EvenSample
+from conftest import REAL_LOGS, parsed
+
+# thresholds that make every rule speak on these logs, so that each rule's folding is checked
+LOUD = Settings(thresholds={
+    "update-ratio": {"high": 1e-3, "low": 1e-2}, "vanishing": {"ratio": 0.5},
+    "tanh-saturation": {"level": 0.1}, "dead-activation": {"fraction": 0.1, "floor": 0.5},
+    "exploding": {"value": 1.0, "norm_growth": 1.5}, "zero-gradient": {"min_run": 1},
+    "loss-plateau": {"drop": 0.9}, "loss-divergence": {"factor": 1.01}})
+
+
+def diagnose_in_windows(log, settings, cuts):
+    d = Diagnosis(settings)
+    edges = [0, *sorted(cuts), 1 << 62]
+    for lo, hi in zip(edges, edges[1:]):
+        d.observe(*(t[((t["line"] >= lo) & (t["line"] < hi)).to_numpy()]
+                    for t in (log.blobs, log.scalars, log.totals)))
+    return d.findings(log.net, log.solver)
+
+
+@pytest.mark.parametrize("name", sorted(REAL_LOGS))
+@pytest.mark.parametrize("settings", [Settings(), LOUD], ids=["default", "loud"])
+def test_any_cut_gives_the_findings_of_the_whole(name, settings):
+    log = parsed(name)
+    whole = [f.to_dict() for f in diagnose(log, settings)]
+    rng = random.Random(name)
+    for n_cuts in (3, 40):  # windows longer and shorter than one iteration
+        cuts = rng.sample(range(1, log.n_lines + 1), min(n_cuts, log.n_lines))
+        assert [f.to_dict() for f in diagnose_in_windows(log, settings, cuts)] == whole
+
+
+def test_the_loud_settings_wake_every_rule_the_real_logs_can_show():
+    woken = {f.rule for name in REAL_LOGS for f in diagnose(parsed(name), LOUD)}
+    assert woken == set(RULES) - {"gradient-clipping"}  # no real log clips its gradients
+
+
+def test_even_sample_is_exact_below_its_size_and_even_above():
+    values = np.arange(1000, dtype=float)
+    small = EvenSample(size=1000)
+    for part in np.array_split(values, 7):
+        small.add(part)
+    assert np.array_equal(small.values(), values) and small.median() == np.median(values)
+
+    big = EvenSample(size=100)
+    for part in np.array_split(np.r_[values, np.nan], 13):
+        big.add(part)
+    kept = big.values()
+    assert len(kept) <= 100 and big.stride == 16
+    assert np.array_equal(kept, values[::16])  # every 16th value of the whole run, NaN skipped
+    assert abs(big.median() - np.median(values)) <= 8
