@@ -158,7 +158,7 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, follow, fai
     next to LOG (select, ignore, fail-on, [thresholds.RULE] NAME = VALUE).
     Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad input or usage.
     """
-    from .diagnose import Settings, diagnose as run, load_settings, parse_threshold, worst_reaches
+    from .diagnose import Settings, load_settings, parse_threshold, worst_reaches
     from .report import RENDERERS
     cli = Settings(list(select), list(ignore), {}, fail_on)
     for text in threshold:
@@ -169,11 +169,11 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, follow, fai
         from .live import diagnose_live
         worst = diagnose_live(log, settings, fmt, fail_fast, poll, idle_timeout)
         sys.exit(EXIT_FINDINGS if worst else 0)
-    parsed = load(log, use_cache=not no_cache, quiet=fmt != "text")
-    if show_skipped and parsed.skipped.count:
-        click.echo("skipped lines: " + " ".join(map(str, parsed.skipped.lines)), err=True)
-    findings = run(parsed, settings)
-    click.echo(RENDERERS[fmt](parsed, findings))
+    from .cache import diagnose_cached
+    summary, findings = diagnose_cached(log, settings, use_cache=not no_cache, progress=fmt == "text")
+    if show_skipped and summary.skipped.count:
+        click.echo("skipped lines: " + " ".join(map(str, summary.skipped.lines)), err=True)
+    click.echo(RENDERERS[fmt](summary, findings))
     sys.exit(EXIT_FINDINGS if worst_reaches(findings, settings.fail_on or "error") else 0)
 
 

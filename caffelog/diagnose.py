@@ -100,12 +100,12 @@ class Diagnosis:
         self.held: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None
         self.held_key: tuple | None = None
 
-    def observe(self, blobs: pd.DataFrame, scalars: pd.DataFrame, totals: pd.DataFrame) -> None:
-        tables = (blobs, scalars, totals)
+    def observe(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:
+        tables = (blobs, totals, scalars)
         if self.held is not None:  # the held iteration's rows, and its rest at this window's head
             rest = [_same_iteration(t, *self.held_key) for t in tables]
             tables = tuple(t[~m] if m.any() else t for t, m in zip(tables, rest))
-            held = tuple(_concat(h, t[m]) for h, t, m in zip(self.held, (blobs, scalars, totals), rest))
+            held = tuple(_concat(h, t[m]) for h, t, m in zip(self.held, (blobs, totals, scalars), rest))
             if any(len(t) for t in tables) or len(held[0]) > HOLD_MAX:
                 self._fold(*held)
                 self.held = None
@@ -124,7 +124,7 @@ class Diagnosis:
         found = [f for rule in self.rules for f in rule.check(ctx)]
         return sorted(found, key=_order)
 
-    def _fold(self, blobs: pd.DataFrame, scalars: pd.DataFrame, totals: pd.DataFrame) -> None:
+    def _fold(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:
         if not (len(blobs) or len(scalars) or len(totals)):
             return
         w = Window(blobs, scalars, totals)
@@ -136,7 +136,7 @@ class Diagnosis:
 def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
     """All findings of a parsed log, the first non-finite value first, then by severity and line."""
     d = Diagnosis(settings)
-    d.observe(log.blobs, log.scalars, log.totals)
+    d.observe(log.blobs, log.totals, log.scalars)
     return d.findings(log.net, log.solver)
 
 

@@ -1,9 +1,10 @@
-"""`caffelog parse -o DIR` in bounded memory: tables written as Parquet row groups as the log
-streams, so a 10 GB log never has its 100 million rows in memory at once.
+"""A log's tables in windows as it streams, for `caffelog parse -o DIR` (Parquet row groups)
+and `caffelog diagnose` (rules fold each window): a 10 GB log never has its 100 million rows in
+memory at once.
 
 Rows are written once their attribution is final: everything before the last
 `Iteration N ..., loss` line seen (train rows there already know their iteration; test rows
-know theirs from the `Testing net` line before them). The rest waits for the next flush; solver
+know theirs from the `Testing net` line before them). The rest waits for the next window; solver
 events older than the cut are written as scalars and forgotten, so memory does not grow with the
 log. The net table and solver.json are written last. The files equal what read_log() builds (a
 test compares them on every real log, cut into many flushes).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ import pyarrow.parquet as pq
 
 from . import tables
 from .export import OutputExistsError
-from .log import CaffeLog, warnings_for
+from .log import GIVE_UP_AFTER, CaffeLog, warnings_for
 from .parser import LineParser
 from .reader import CHUNK_BYTES, LogInputError, ReadStats, Source, describe, iter_chunks
 from .records import RecordSink
@@ -65,23 +67,48 @@ class _TableWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-class _Streamer:
-    def __init__(self, directory: Path):
+class TableStream:
+    """A log's blobs, totals and scalars tables in windows, in log order, as the log streams;
+    after the last window: the net table, solver settings, skipped lines and warnings.
+
+    Rows are handed out once their attribution is final: everything before the last
+    `Iteration N ..., loss` line seen. The rest waits for the next window.
+    """
+
+    def __init__(self, source: Source, flush_rows: int | None = None, progress=None,
+                 chunk_bytes: int | None = None):
+        self.source, self.progress = source, progress
+        self.flush_rows, self.chunk_bytes = flush_rows or FLUSH_ROWS, chunk_bytes or CHUNK_BYTES
         self.sink = RecordSink()
         self.parser = LineParser(self.sink)
-        self.blobs = _TableWriter(directory / "blobs.parquet")
-        self.totals = _TableWriter(directory / "totals.parquet")
-        self.scalars = _TableWriter(directory / "scalars.parquet")
-        self.inferred = 0
+        self.stats, self.n_lines, self.inferred = ReadStats(), 0, 0
+        self.rows = {"blobs": 0, "totals": 0, "scalars": 0}
 
-    def flush(self, final: bool) -> None:
+    def windows(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+        """(blobs, totals, scalars) of each stretch of the log; the last one may be empty."""
+        n = 0
+        for chunk in iter_chunks(self.source, self.stats, self.chunk_bytes):
+            n += self.parser.feed_chunk(chunk, n + 1)
+            if self.progress:
+                self.progress(len(chunk))
+            if n >= GIVE_UP_AFTER and len(self.sink.skipped_lines) == n:
+                raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line of the "
+                                    f"first {n} was understood)")
+            if len(self.sink.blobs) >= self.flush_rows and len(self.sink.solver.loss_line):
+                yield self._cut(final=False)
+        self.n_lines = n
+        if n == 0:
+            raise LogInputError(f"{describe(self.source)}: empty input")
+        if len(self.sink.skipped_lines) == n:
+            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line was understood)")
+        yield self._cut(final=True)
+
+    def _cut(self, final: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         sink = self.sink
-        if not final and not len(sink.solver.loss_line):
-            return
         lines, keys, values = sink.blob_columns(consume=True)
         total_lines = sink.totals.lines()
         if final:
-            cut, total_cut = len(lines), len(total_lines)
+            cut, total_cut, last = len(lines), len(total_lines), None
         else:
             last = sink.solver.loss_line[-1]
             cut = int(np.searchsorted(lines, last))
@@ -89,19 +116,18 @@ class _Streamer:
         lo = min(int(lines[0]) if len(lines) else 1 << 62, total_lines[0] if len(total_lines) else 1 << 62)
         hi = max(int(lines[cut - 1]) if cut else 0, total_lines[total_cut - 1] if total_cut else 0)
         timeline = tables.timeline_of(sink, tables.solver_settings(sink.dumps), window=(lo, hi))
-        head = tables.blobs_frame(lines[:cut], keys[:cut], values[:cut], sink.blob_keys, timeline)
-        self.inferred += int(head["inferred"].sum())
-        if len(head) or (final and self.blobs.writer is None):
-            self.blobs.write(head)
+        blobs = tables.blobs_frame(lines[:cut], keys[:cut], values[:cut], sink.blob_keys, timeline)
+        self.inferred += int(blobs["inferred"].sum())
         sink.blobs.keep_from(lines[cut:], keys[cut:], values[cut:])
         totals = tables.totals_frame(sink.totals[:total_cut], timeline)
-        if len(totals) or (final and self.totals.writer is None):
-            self.totals.write(totals)
         sink.totals = sink.totals[total_cut:]
-        self._flush_scalars(None if final else last)
+        scalars = self._cut_scalars(last)
+        for name, df in (("blobs", blobs), ("totals", totals), ("scalars", scalars)):
+            self.rows[name] += len(df)
+        return blobs, totals, scalars
 
-    def _flush_scalars(self, upto: int | None) -> None:
-        """Write the scalars of lines before `upto` and forget the events only they needed."""
+    def _cut_scalars(self, upto: int | None) -> pd.DataFrame:
+        """The scalars of lines before `upto`; the events only they needed are forgotten."""
         sink = self.sink
         keep = ("solver_params", "crash_line", "optimization_done")  # segments, end of run
         view = RecordSink()
@@ -113,24 +139,65 @@ class _Streamer:
             view.events = [e for e in sink.events if e[0] < upto]
             sink.events = [e for e in sink.events if e[0] >= upto or e[1] in keep]
         timeline = tables.timeline_of(view, tables.solver_settings(sink.dumps))
-        scalars = tables.build_scalars(view, timeline)
-        if len(scalars) or (upto is None and self.scalars.writer is None):
-            self.scalars.write(scalars)
+        return tables.build_scalars(view, timeline)
 
-    def pending(self) -> int:
-        return len(self.sink.blobs)
+    # what is known once every window is out
+    def net(self) -> pd.DataFrame:
+        return tables.build_net(self.sink)
+
+    def solvers(self) -> list[dict]:
+        return tables.solver_settings(self.sink.dumps)
+
+    def skipped(self) -> tables.Skipped:
+        sink = self.sink
+        return tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(), dict(sink.skipped_reasons))
+
+    def crashed(self) -> bool:
+        return any(kind == "crash_line" for _, kind, _ in self.sink.events)
+
+    def warnings(self) -> list[str]:
+        return warnings_for(self.rows["blobs"], self.rows["totals"], self.rows["scalars"],
+                            self.inferred, self.skipped(), self.stats)
+
+
+class TableFiles:
+    """The blobs, totals and scalars windows of a TableStream written into a directory."""
+
+    NAMES = ("blobs", "totals", "scalars")
+
+    def __init__(self, directory: Path):
+        self.writers = {name: _TableWriter(directory / f"{name}.parquet") for name in self.NAMES}
+
+    def write(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame,
+              final: bool = False) -> None:
+        for name, df in zip(self.NAMES, (blobs, totals, scalars)):
+            writer = self.writers[name]
+            if len(df) or (final and writer.writer is None):  # an empty table still gets a file
+                writer.write(df)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def abandon(self) -> None:
+        for writer in self.writers.values():
+            writer.abandon()
 
 
 @dataclass
 class StreamedLog:
-    """What a streamed parse reports: the small tables and the warnings (blobs and totals are
-    on disk only)."""
+    """What a streamed parse reports (the tables themselves went to disk or to the rules)."""
 
     source: str
     n_lines: int
     rows: dict[str, int]
     warnings: list[str]
-    written: list[Path]
+    skipped: tables.Skipped
+    written: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, s: TableStream, written: list[Path] | None = None) -> "StreamedLog":
+        return cls(describe(s.source), s.n_lines, dict(s.rows), s.warnings(), s.skipped(), written or [])
 
 
 def write_tables(source: Source, directory: str, force: bool = False,
@@ -143,35 +210,33 @@ def write_tables(source: Source, directory: str, force: bool = False,
     names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
     if not force and (existing := [n for n in names if (out / n).exists()]):
         raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
-    s = _Streamer(out)
-    stats, n = ReadStats(), 0
+    s = TableStream(source, flush_rows, progress, chunk_bytes)
+    files = TableFiles(out)
     try:
-        for chunk in iter_chunks(source, stats, chunk_bytes):
-            n += s.parser.feed_chunk(chunk, n + 1)
-            if progress:
-                progress(len(chunk))
-            if s.pending() >= flush_rows:
-                s.flush(final=False)
-        if n == 0:
-            raise LogInputError(f"{describe(source)}: empty input")
-        if len(s.sink.skipped_lines) == n:
-            raise LogInputError(f"{describe(source)}: not a Caffe log (no line was understood)")
-        s.flush(final=True)
-        sink = s.sink
-        solvers = tables.solver_settings(sink.dumps)
-        net = tables.build_net(sink)
+        for window, last in with_last(s.windows()):
+            files.write(*window, final=last)
+        net = s.net()
         tmp = out / ".net.parquet.partial"
         net.to_parquet(tmp, index=False)
         os.replace(tmp, out / "net.parquet")
-        (out / "solver.json").write_text(json.dumps(solvers, indent=2, default=str))
-        for writer in (s.blobs, s.totals, s.scalars):
-            writer.close()
+        (out / "solver.json").write_text(json.dumps(s.solvers(), indent=2, default=str))
+        files.close()
     except BaseException:
-        for writer in (s.blobs, s.totals, s.scalars):
-            writer.abandon()
+        files.abandon()
         raise
-    skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),
-                             dict(sink.skipped_reasons))
-    rows = {"blobs": s.blobs.rows, "totals": s.totals.rows, "scalars": s.scalars.rows, "net": len(net)}
-    warnings = warnings_for(rows["blobs"], rows["totals"], rows["scalars"], s.inferred, skipped, stats)
-    return StreamedLog(describe(source), n, rows, warnings, [out / name for name in names])
+    result = StreamedLog.of(s, [out / name for name in names])
+    result.rows["net"] = len(net)
+    return result
+
+
+def with_last(items):
+    """(item, is_last) for each item of an iterator, one item ahead."""
+    it = iter(items)
+    try:
+        prev = next(it)
+    except StopIteration:
+        return
+    for item in it:
+        yield prev, False
+        prev = item
+    yield prev, True

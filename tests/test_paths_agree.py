@@ -66,14 +66,14 @@ def test_streamed_parquet_equals_the_tables(name, tmp_path):
     from caffelog import stream
 
     flushes = []
-    original = stream._Streamer.flush
+    original = stream.TableStream._cut
     monkey = lambda self, final: (flushes.append(final), original(self, final))[1]
-    stream._Streamer.flush = monkey
+    stream.TableStream._cut = monkey
     try:
         result = stream.write_tables(REAL_LOGS[name], str(tmp_path), flush_rows=500,
                                      chunk_bytes=1 << 18)
     finally:
-        stream._Streamer.flush = original
+        stream.TableStream._cut = original
     log = caffelog.read_log(REAL_LOGS[name])
     for table in log.TABLES:
         got = pd.read_parquet(tmp_path / f"{table}.parquet")

@@ -6,10 +6,12 @@ import random
 import numpy as np
 import pytest
 
+from caffelog import cache, stream
 from caffelog.diagnose import Diagnosis, Settings, diagnose
 from caffelog.rules import RULES
 from caffelog.rules.accumulate import EvenSample
 from conftest import REAL_LOGS, parsed
+from test_paths_agree import same
 
 # thresholds that make every rule speak on these logs, so that each rule's folding is checked
 LOUD = Settings(thresholds={
@@ -24,19 +26,18 @@ def diagnose_in_windows(log, settings, cuts):
     edges = [0, *sorted(cuts), 1 << 62]
     for lo, hi in zip(edges, edges[1:]):
         d.observe(*(t[((t["line"] >= lo) & (t["line"] < hi)).to_numpy()]
-                    for t in (log.blobs, log.scalars, log.totals)))
+                    for t in (log.blobs, log.totals, log.scalars)))
     return d.findings(log.net, log.solver)
 
 
 @pytest.mark.parametrize("name", sorted(REAL_LOGS))
-@pytest.mark.parametrize("settings", [Settings(), LOUD], ids=["default", "loud"])
-def test_any_cut_gives_the_findings_of_the_whole(name, settings):
+def test_any_cut_gives_the_findings_of_the_whole(name):
     log = parsed(name)
-    whole = [f.to_dict() for f in diagnose(log, settings)]
+    whole = [f.to_dict() for f in diagnose(log, LOUD)]
     rng = random.Random(name)
     for n_cuts in (3, 40):  # windows longer and shorter than one iteration
         cuts = rng.sample(range(1, log.n_lines + 1), min(n_cuts, log.n_lines))
-        assert [f.to_dict() for f in diagnose_in_windows(log, settings, cuts)] == whole
+        assert [f.to_dict() for f in diagnose_in_windows(log, LOUD, cuts)] == whole
 
 
 def test_the_loud_settings_wake_every_rule_the_real_logs_can_show():
@@ -58,3 +59,37 @@ def test_even_sample_is_exact_below_its_size_and_even_above():
     assert len(kept) <= 100 and big.stride == 16
     assert np.array_equal(kept, values[::16])  # every 16th value of the whole run, NaN skipped
     assert abs(big.median() - np.median(values)) <= 8
+
+
+@pytest.mark.parametrize("name", sorted(REAL_LOGS))
+def test_streamed_and_cached_diagnoses_equal_the_tables(name, tmp_path, monkeypatch):
+    """`caffelog diagnose` streams the log through the rules (in many small windows here) and
+    into the cache, then reads the cache a batch at a time: the findings of every path equal
+    diagnose(read_log(...)), and the entry the stream wrote holds read_log's tables."""
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
+    window = max(500, len(parsed(name).blobs) // 10)  # some shorter than an iteration
+    monkeypatch.setattr(cache, "BATCH_ROWS", window + 200)
+    monkeypatch.setattr(stream, "FLUSH_ROWS", window)
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 1 << 14)
+    path = REAL_LOGS[name]
+    want = [f.to_dict() for f in diagnose(parsed(name), LOUD)]
+    summaries = []
+    for use_cache in (False, True, True):  # streamed, streamed into the cache, from the cache
+        summary, found = cache.diagnose_cached(path, LOUD, use_cache=use_cache)
+        assert [f.to_dict() for f in found] == want
+        summaries.append(summary)
+    log = parsed(name)
+    for s in summaries:
+        assert (s.n_lines, s.warnings, s.skipped.lines) == (log.n_lines, log.warnings, log.skipped.lines)
+        assert s.rows["blobs"] == len(log.blobs) and s.rows["scalars"] == len(log.scalars)
+    same(log, cache.read_log_cached(path))
+
+
+def test_a_damaged_cache_entry_is_diagnosed_from_the_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
+    path = REAL_LOGS["dead_relu"]
+    _, first = cache.diagnose_cached(path)
+    (blobs,) = tmp_path.glob("*/blobs.parquet")
+    blobs.write_bytes(b"not parquet")
+    _, again = cache.diagnose_cached(path)
+    assert again == first and len(list(tmp_path.glob("*/blobs.parquet"))) == 1
