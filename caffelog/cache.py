@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # stream imports pyarrow: only a diagnosis pays for it
 LIST_COLUMNS = ("bottoms", "tops", "top_shapes", "top_counts")
 CATEGORICAL = {"blobs": ("phase", "direction", "layer", "role", "blob", "quantity"),
                "scalars": ("phase", "source", "name")}
-BATCH_ROWS = 1 << 20  # blobs rows a cached diagnosis holds at once
+BATCH_ROWS = 250_000  # rows per Parquet row group in the cache, and per batch a diagnosis reads
 # bump when the tables change shape, so old cache entries are never read
 SCHEMA = 3
 
@@ -215,7 +215,7 @@ def save_entry(log: CaffeLog, entry: Path) -> None:
     tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     for name in log.TABLES:
-        log.table(name).to_parquet(tmp / f"{name}.parquet", index=False)
+        log.table(name).to_parquet(tmp / f"{name}.parquet", index=False, row_group_size=BATCH_ROWS)
     _write_meta(tmp, log.source, log.solvers, log.skipped, log.n_lines, log.warnings, log.crashed)
     _publish(tmp, entry)
 

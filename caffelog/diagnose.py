@@ -103,9 +103,9 @@ class Diagnosis:
     def observe(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:
         tables = (blobs, totals, scalars)
         if self.held is not None:  # the held iteration's rows, and its rest at this window's head
-            rest = [_same_iteration(t, *self.held_key) for t in tables]
-            tables = tuple(t[~m] if m.any() else t for t, m in zip(tables, rest))
-            held = tuple(_concat(h, t[m]) for h, t, m in zip(self.held, (blobs, totals, scalars), rest))
+            heads = [_run_length(t, self.held_key, from_end=False) for t in tables]
+            held = tuple(_concat(h, t.iloc[:n]) for h, t, n in zip(self.held, tables, heads))
+            tables = tuple(t.iloc[n:] for t, n in zip(tables, heads))
             if any(len(t) for t in tables) or len(held[0]) > HOLD_MAX:
                 self._fold(*held)
                 self.held = None
@@ -141,24 +141,30 @@ def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
 
 
 def _split_last_iteration(*tables: pd.DataFrame):
-    """(rows before the window's last iteration, the rows of that iteration) for each table;
-    nothing is held back past HOLD_MAX rows (a log without Iteration lines must not grow the wait
-    without bound)."""
+    """(rows before the window's last iteration, the rows of that iteration at the end of each
+    table, its key); nothing is held back past HOLD_MAX rows (a log without Iteration lines must
+    not grow the wait without bound). Slices, not copies."""
     blobs = tables[0]
     if not len(blobs):
         return tables, None, None
     key = blobs["segment"].iloc[-1], blobs["iteration"].iloc[-1]
-    masks = [_same_iteration(t, *key) for t in tables]
-    if masks[0].sum() > HOLD_MAX:
+    tails = [_run_length(t, key, from_end=True) for t in tables]
+    if tails[0] > HOLD_MAX:
         return tables, None, None
-    return (tuple(t[~m] for t, m in zip(tables, masks)),
-            tuple(t[m] for t, m in zip(tables, masks)), key)
+    return (tuple(t.iloc[:len(t) - n] for t, n in zip(tables, tails)),
+            tuple(t.iloc[len(t) - n:] for t, n in zip(tables, tails)), key)
 
 
-def _same_iteration(t: pd.DataFrame, segment, iteration) -> np.ndarray:
-    same = (t["segment"] == segment).to_numpy()
+def _run_length(t: pd.DataFrame, key: tuple, from_end: bool) -> int:
+    """How many rows at the end (or the start) of t belong to the iteration `key`."""
+    segment, iteration = key
     it = t["iteration"]
-    return same & (it.isna().to_numpy() if pd.isna(iteration) else (it == iteration).fillna(False).to_numpy())
+    same = (t["segment"] == segment).to_numpy() & (
+        it.isna().to_numpy() if pd.isna(iteration) else (it == iteration).fillna(False).to_numpy())
+    if from_end:
+        same = same[::-1]
+    other = np.flatnonzero(~same)
+    return int(other[0]) if len(other) else len(t)
 
 
 def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

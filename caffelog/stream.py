@@ -29,7 +29,7 @@ from .parser import LineParser
 from .reader import CHUNK_BYTES, LogInputError, ReadStats, Source, describe, iter_chunks
 from .records import RecordSink
 
-FLUSH_ROWS = 1_000_000  # ~25 MB of pending records, ~150 MB while a flush builds its tables
+FLUSH_ROWS = 250_000  # ~6 MB of pending records, ~40 MB while a window builds its tables
 DICTIONARY = {"phase", "direction", "layer", "role", "blob", "quantity", "source", "name"}
 
 

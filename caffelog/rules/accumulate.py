@@ -101,11 +101,27 @@ class LayerSpans(dict):
     def add(self, rows: pd.DataFrame) -> None:
         if not len(rows):
             return
-        for layer, part in rows.groupby("layer", observed=True, sort=False):
-            name = str(layer)
-            self.setdefault(name, Span()).add(part)
+        layer = rows["layer"]
+        codes = layer.cat.codes.to_numpy() if hasattr(layer, "cat") else pd.factorize(layer)[0]
+        names = layer.cat.categories if hasattr(layer, "cat") else pd.unique(layer)
+        order = np.argsort(codes, kind="stable")  # each layer's rows together, in log order
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        starts, ends = np.r_[0, bounds], np.r_[bounds, len(order)]
+        values = rows["value"].to_numpy()[order]
+        iterations = rows["iteration"]
+        for start, end in sorted(zip(starts, ends), key=lambda se: order[se[0]]):
+            name = str(names[codes[order[start]]])
+            span = self.get(name)
+            if span is None:
+                span = self[name] = Span()
+            if span.first is None:
+                span.first = rows.iloc[order[start]]
+            span.last_iteration = iterations.iloc[order[end - 1]]
+            span.n += int(end - start)
+            span.max = float(np.fmax(span.max, np.nanmax(values[start:end])) if not
+                             np.isnan(values[start:end]).all() else span.max)
             if self.samples is not None:
-                self.samples.setdefault(name, EvenSample()).add(part["value"].to_numpy())
+                self.samples.setdefault(name, EvenSample()).add(values[start:end])
 
     def median(self, layer: str) -> float:
         sample = (self.samples or {}).get(layer)

@@ -145,9 +145,8 @@ class Facts:
         self._loss: list[pd.DataFrame] = []
 
     def observe(self, w: Window) -> None:
-        layers = w.blobs["layer"].to_numpy()[w._train_mask]
-        self.train_layers.update(dict.fromkeys(str(l) for l in pd.unique(layers)))
-        self.weight_layers.update(str(l) for l in w.weight_diffs["layer"].unique())
+        self.train_layers.update(dict.fromkeys(_layers_in_order(w.blobs["layer"], w._train_mask)))
+        self.weight_layers.update(_layers_in_order(w.weight_diffs["layer"]))
         if len(w.loss):
             self._loss.append(w.loss[["segment", "iteration", "line", "value"]])
 
@@ -157,6 +156,16 @@ class Facts:
             return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
                                  "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
         return pd.concat(self._loss, ignore_index=True)
+
+
+def _layers_in_order(layer: pd.Series, mask: np.ndarray | None = None) -> list[str]:
+    """The distinct layer names of a (categorical) column, in order of first appearance."""
+    if not hasattr(layer, "cat"):
+        values = layer.to_numpy() if mask is None else layer.to_numpy()[mask]
+        return [str(l) for l in pd.unique(values)]
+    codes = layer.cat.codes.to_numpy()
+    codes = pd.unique(codes if mask is None else codes[mask])
+    return [str(layer.cat.categories[c]) for c in codes if c >= 0]
 
 
 class Context:

@@ -28,7 +28,7 @@ class Exploding(Rule):
     def __init__(self, overrides=None):
         super().__init__(overrides)
         self.big = LayerSpans()
-        self.recent: deque[float] = deque(maxlen=int(self.t["window"]))
+        self.recent: deque[float] = deque(maxlen=max(0, int(self.t["window"])))
         self.jump: pd.Series | None = None  # the All-net-params row where the diff norm jumped
 
     def observe(self, w: Window) -> None:
@@ -42,14 +42,19 @@ class Exploding(Rule):
         iterations before it, and larger than the weights' norm."""
         last = totals.groupby(["segment", "iteration"], sort=False).tail(1)
         diff, data = last["l2_diff"].to_numpy(), last["l2_data"].to_numpy()
-        for i in range(len(last)):
-            lo = np.array(self.recent)
-            lo = lo[np.isfinite(lo) & (lo > 0)]
-            self.recent.append(diff[i])
-            if (len(lo) and np.isfinite(diff[i]) and diff[i] >= self.t["norm_growth"] * lo.min()
-                    and diff[i] > data[i]):
-                self.jump, self.jump_from = last.iloc[i], lo.min()
-                return
+        window = max(0, int(self.t["window"]))
+        before = np.r_[np.full(window - len(self.recent), np.nan), list(self.recent), diff]
+        self.recent.extend(diff)
+        if window < 1 or not len(diff):
+            return
+        lows = np.lib.stride_tricks.sliding_window_view(before, window)[:len(diff)]
+        lows = np.where(np.isfinite(lows) & (lows > 0), lows, np.inf).min(axis=1)
+        with np.errstate(invalid="ignore"):
+            jump = (np.isfinite(lows) & np.isfinite(diff) & (diff >= self.t["norm_growth"] * lows)
+                    & (diff > data))
+        if jump.any():
+            i = int(np.argmax(jump))
+            self.jump, self.jump_from = last.iloc[i], lows[i]
 
     def check(self, ctx: Context):
         out = []

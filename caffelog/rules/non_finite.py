@@ -52,13 +52,14 @@ class NonFinite(Rule):
     def _watch_trend(self, w: Window, bad: pd.DataFrame) -> None:
         """Peak values per iteration, up to the first non-finite row, in its segment."""
         b = w.blobs
+        keep = w._train_mask & np.isfinite(w.values)
         if len(bad):
             self.first = r = bad.iloc[0]
-            before = ((b["segment"] == r["segment"]) & (b["line"] < r["line"])).to_numpy()
-            self.trend.add(w.train_where(before & np.isfinite(w.values)))
+            keep &= ((b["segment"] == r["segment"]) & (b["line"] < r["line"])).to_numpy()
+        self.trend.add(b["segment"].to_numpy()[keep], b["iteration"].to_numpy("float64", na_value=np.nan)[keep],
+                       w.values[keep])
+        if len(bad):
             self.diverged, self.trend_text = self._trend(r)
-        else:
-            self.trend.add(w.train_where(np.isfinite(w.values)))
 
     def check(self, ctx: Context):
         if self.first is not None:
@@ -128,11 +129,12 @@ class _PeakTrend:
         self.peak = pd.Series(dtype="float64")
         self.distinct = 0
 
-    def add(self, rows: pd.DataFrame) -> None:
-        for segment, part in rows.groupby("segment", sort=True):
+    def add(self, segments: np.ndarray, iterations: np.ndarray, values: np.ndarray) -> None:
+        for segment in pd.unique(segments):  # in log order: a new segment starts afresh
             if segment != self.segment:
                 self.segment, self.peak, self.distinct = segment, pd.Series(dtype="float64"), 0
-            window = part["value"].groupby(part["iteration"].astype("float64")).max().dropna()
+            part = segments == segment
+            window = pd.Series(values[part]).groupby(iterations[part]).max().dropna()
             peak = pd.concat([self.peak, window]).groupby(level=0).max()
             self.distinct = max(self.distinct, len(peak))
             self.peak = peak.iloc[[0, *range(max(1, len(peak) - self.lookback), len(peak))]]
