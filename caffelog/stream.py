@@ -53,7 +53,8 @@ class _TableWriter:
                 if f.name in DICTIONARY:  # categories grow as the log goes on: one schema for all
                     schema = schema.set(i, pa.field(f.name, pa.dictionary(pa.int32(), pa.string())))
             self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema)
-        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False),
+                                row_group_size=FLUSH_ROWS)
         self.rows += len(df)
 
     def close(self) -> None:

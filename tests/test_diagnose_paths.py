@@ -67,8 +67,7 @@ def test_streamed_and_cached_diagnoses_equal_the_tables(name, tmp_path, monkeypa
     into the cache, then reads the cache a batch at a time: the findings of every path equal
     diagnose(read_log(...)), and the entry the stream wrote holds read_log's tables."""
     monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
-    window = max(500, len(parsed(name).blobs) // 10)  # some shorter than an iteration
-    monkeypatch.setattr(cache, "BATCH_ROWS", window + 200)
+    window = max(500, len(parsed(name).blobs) // 10)  # rows per window and row group; some shorter than an iteration
     monkeypatch.setattr(stream, "FLUSH_ROWS", window)
     monkeypatch.setattr(stream, "CHUNK_BYTES", 1 << 14)
     path = REAL_LOGS[name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SAMPLE_SIZE = 1 << 17  # medians are exact up to 131,072 values per layer
+SAMPLE_SIZE = 1 << 16  # medians are exact up to 65,536 values per layer
 
 
 class Span:
