@@ -115,9 +115,11 @@ class Diagnosis:
         ready, self.held, self.held_key = _split_last_iteration(*tables)
         self._fold(*ready)
 
-    def findings(self, net: pd.DataFrame, solver: dict | None) -> list[Finding]:
-        """All findings, the first non-finite value first, then by severity and log line."""
-        if self.held is not None:
+    def findings(self, net: pd.DataFrame, solver: dict | None, final: bool = True) -> list[Finding]:
+        """All findings, the first non-finite value first, then by severity and log line.
+        final=False (a log still growing): leave out the iteration still waiting for its
+        rest, and let more windows come."""
+        if final and self.held is not None:
             self._fold(*self.held)
             self.held = None
         ctx = Context(net, solver, self.facts)

@@ -85,6 +85,27 @@ def follow(path: str, on_update: Callable[[CaffeLog, bool], bool], poll: float =
            idle_timeout: float | None = None) -> CaffeLog | None:
     """Call on_update(log, restarted) whenever new lines arrived; stop when it returns False,
     when the run reports `Optimization Done.`, or after idle_timeout seconds without growth."""
+    live = LiveLog(path)
+    log = None
+
+    def on_chunk(chunk: bytes, restarted: bool) -> bool:
+        nonlocal log
+        if restarted:
+            live.reset()
+        live.add(chunk)
+        log = live.tables()
+        if log is None:
+            return True
+        return on_update(log, restarted) and not finished(live.sink)
+
+    follow_chunks(path, on_chunk, poll, idle_timeout)
+    return log
+
+
+def follow_chunks(path: str, on_chunk: Callable[[bytes, bool], bool], poll: float = 1.0,
+                  idle_timeout: float | None = None) -> None:
+    """Call on_chunk(new complete lines, restarted) whenever the file grew or started over;
+    stop when it returns False or after idle_timeout seconds without growth."""
     if not os.path.exists(path):
         raise LogInputError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -92,25 +113,19 @@ def follow(path: str, on_update: Callable[[CaffeLog, bool], bool], poll: float =
     with open(path, "rb") as f:
         if f.read(2) == GZIP_MAGIC:
             raise LogInputError(f"{path}: a gzip file does not grow; parse it without --follow")
-    tail, live = Tail(path), LiveLog(path)
+    tail = Tail(path)
     last_growth = time.monotonic()
-    log = None
     while True:
         chunk, restarted = tail.read()
-        if restarted:
-            live.reset()
         if chunk or restarted:
             last_growth = time.monotonic()
-            live.add(chunk)
-            log = live.tables()
-            if log is not None and not on_update(log, restarted):
-                return log
-            if log is not None and _finished(live.sink):
-                return log
+            if not on_chunk(chunk, restarted):
+                return
         elif idle_timeout is not None and time.monotonic() - last_growth > idle_timeout:
-            return log
+            return
         time.sleep(poll)
 
 
-def _finished(sink: RecordSink) -> bool:
+def finished(sink: RecordSink) -> bool:
+    """The run reported its end: `Optimization Done.` or a crash trace."""
     return any(kind in ("optimization_done", "crash_line") for _, kind, _ in sink.events[-50:])

@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from .diagnose import Settings, diagnose, worst_reaches
+from .diagnose import Diagnosis, Settings, worst_reaches
 from .findings import SEVERITY_RANK, Finding
-from .follow import follow
+from .follow import finished, follow, follow_chunks
 from .log import CaffeLog
 from .report import finding_lines
+from .stream import TableStream
 
 
 def _identity(f: Finding) -> tuple:
@@ -19,17 +20,22 @@ def _identity(f: Finding) -> tuple:
 
 def diagnose_live(path: str, settings: Settings, fmt: str, fail_fast: bool, poll: float,
                   idle_timeout: float | None) -> bool:
-    """Print each finding once, when it first appears; True if one reached --fail-on."""
-    seen: set[tuple] = set()
-    reached = False
-    fail_on = settings.fail_on or "error"
+    """Print each finding once, when it first appears; True if one reached --fail-on.
 
-    def on_update(log: CaffeLog, restarted: bool) -> bool:
+    The log's new rows go through the rules as they arrive (a window per poll), so each poll
+    costs what the log grew by, and memory stays bounded however long the run."""
+    seen: set[tuple] = set()
+    reached = stopped = False
+    fail_on = settings.fail_on or "error"
+    stream, diagnosis = TableStream(path), Diagnosis(settings)
+
+    def report(final: bool) -> bool:
+        """Print the new findings; False when --fail-fast met an error."""
         nonlocal reached
-        if restarted:
-            seen.clear()
-            click.echo(f"caffelog: {path} was truncated or replaced: reading it from the top", err=True)
-        for f in diagnose(log, settings):
+        if final or stream.can_cut():
+            diagnosis.observe(*stream.cut(final=final))
+        solvers = stream.solvers()
+        for f in diagnosis.findings(stream.net(), solvers[0] if solvers else {}, final=final):
             if _identity(f) in seen:
                 continue
             seen.add(_identity(f))
@@ -43,7 +49,22 @@ def diagnose_live(path: str, settings: Settings, fmt: str, fail_fast: bool, poll
                 return False
         return True
 
-    follow(path, on_update, poll, idle_timeout)
+    def on_chunk(chunk: bytes, restarted: bool) -> bool:
+        nonlocal stream, diagnosis, stopped
+        if restarted:
+            seen.clear()
+            stream, diagnosis = TableStream(path), Diagnosis(settings)
+            click.echo(f"caffelog: {path} was truncated or replaced: reading it from the top", err=True)
+        stream.feed(chunk)
+        if not stream.understood():
+            return True
+        done = finished(stream.sink)
+        stopped = not report(final=done) or done
+        return not stopped
+
+    follow_chunks(path, on_chunk, poll, idle_timeout)
+    if not stopped and stream.understood():  # idle: the rows after the last loss line too
+        report(final=True)
     return reached
 
 

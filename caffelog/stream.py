@@ -87,24 +87,38 @@ class TableStream:
 
     def windows(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
         """(blobs, totals, scalars) of each stretch of the log; the last one may be empty."""
-        n = 0
         for chunk in iter_chunks(self.source, self.stats, self.chunk_bytes):
-            n += self.parser.feed_chunk(chunk, n + 1)
+            self.feed(chunk)
             if self.progress:
                 self.progress(len(chunk))
-            if n >= GIVE_UP_AFTER and len(self.sink.skipped_lines) == n:
-                raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line of the "
-                                    f"first {n} was understood)")
-            if len(self.sink.blobs) >= self.flush_rows and len(self.sink.solver.loss_line):
-                yield self._cut(final=False)
-        self.n_lines = n
-        if n == 0:
-            raise LogInputError(f"{describe(self.source)}: empty input")
-        if len(self.sink.skipped_lines) == n:
-            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line was understood)")
-        yield self._cut(final=True)
+            if len(self.sink.blobs) >= self.flush_rows and self.can_cut():
+                yield self.cut(final=False)
+        self.check_understood()
+        yield self.cut(final=True)
 
-    def _cut(self, final: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def feed(self, chunk: bytes) -> None:
+        """Parse a chunk of whole lines (a follower feeds what the file grew by)."""
+        self.n_lines += self.parser.feed_chunk(chunk, self.n_lines + 1)
+        n = self.n_lines
+        if n >= GIVE_UP_AFTER and len(self.sink.skipped_lines) == n:
+            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line of the "
+                                f"first {n} was understood)")
+
+    def can_cut(self) -> bool:
+        """True once some rows are final: a `Iteration N ..., loss` line has been read."""
+        return len(self.sink.solver.loss_line) > 0
+
+    def understood(self) -> bool:
+        return self.n_lines > len(self.sink.skipped_lines)
+
+    def check_understood(self) -> None:
+        if self.n_lines == 0:
+            raise LogInputError(f"{describe(self.source)}: empty input")
+        if not self.understood():
+            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line was understood)")
+
+    def cut(self, final: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The rows whose attribution is final (final=True: every row left), as tables."""
         sink = self.sink
         lines, keys, values = sink.blob_columns(consume=True)
         total_lines = sink.totals.lines()

@@ -1,6 +1,7 @@
 """--follow on a log that grows while it is read: partial lines, truncation, findings, rows."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -120,3 +121,23 @@ def test_follow_survives_rotation(tmp_path):
     assert True in restarts
     pd.testing.assert_frame_equal(final.blobs, caffelog.read_log(REAL_LOGS["iter_size_shared"]).blobs,
                                   check_categorical=False)
+
+
+def test_cli_live_diagnosis_prints_every_finding_of_the_whole_log(tmp_path):
+    """diagnose --follow folds each poll's new rows into the rules: by the end it has printed
+    each finding a diagnosis of the finished file gives, the first NaN exactly as that one."""
+    data = REAL_LOGS["nan_explode"].read_bytes()
+    pieces = [data[:40_000], data[40_000:90_007], data[90_007:len(data) // 2 + 3], data[len(data) // 2 + 3:]]
+    path = tmp_path / "train.log"
+    path.write_bytes(b"")
+    t = writer(path, [("a", p) for p in pieces], pause=0.3)
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "diagnose", str(path), "--follow",
+                        "--format", "json", "--poll", "0.05", "--idle-timeout", "2"],
+                       capture_output=True, text=True, timeout=60)
+    t.join()
+    printed = [json.loads(line) for line in r.stdout.splitlines()]
+    whole = [f.to_dict() for f in diagnose(caffelog.read_log(path))]
+    key = lambda f: (f["rule"], f["layer"], f["blob"], f["segment"], f["line"])  # noqa: E731
+    assert r.returncode == 1 and {key(f) for f in whole} <= {key(f) for f in printed}
+    assert len(printed) == len({key(f) for f in printed})  # each once
+    assert next(f for f in printed if f["rule"] == "non-finite") == whole[0]

@@ -66,14 +66,14 @@ def test_streamed_parquet_equals_the_tables(name, tmp_path):
     from caffelog import stream
 
     flushes = []
-    original = stream.TableStream._cut
+    original = stream.TableStream.cut
     monkey = lambda self, final: (flushes.append(final), original(self, final))[1]
-    stream.TableStream._cut = monkey
+    stream.TableStream.cut = monkey
     try:
         result = stream.write_tables(REAL_LOGS[name], str(tmp_path), flush_rows=500,
                                      chunk_bytes=1 << 18)
     finally:
-        stream.TableStream._cut = original
+        stream.TableStream.cut = original
     log = caffelog.read_log(REAL_LOGS[name])
     for table in log.TABLES:
         got = pd.read_parquet(tmp_path / f"{table}.parquet")

@@ -75,15 +75,15 @@ class EvenSample:
             self.stride *= 2
         self.parts, self.kept = [kept], len(kept)
 
-    def divide(self, by: float) -> None:
-        """Divide every kept value (a factor known only once the log is read)."""
-        self.parts = [v / by for v in self.parts]
-
     def values(self) -> np.ndarray:
         return np.concatenate(self.parts) if self.parts else np.empty(0)
 
-    def median(self) -> float:
+    def median(self, scale: float = 1.0) -> float:
+        """The median of the kept values, each divided by scale (a factor known only once the
+        log is read)."""
         v = self.values()
+        if scale != 1.0:
+            v = v / scale
         return float(np.median(v)) if len(v) else float("nan")
 
     def min(self) -> float:
@@ -123,6 +123,6 @@ class LayerSpans(dict):
             if self.samples is not None:
                 self.samples.setdefault(name, EvenSample()).add(values[start:end])
 
-    def median(self, layer: str) -> float:
+    def median(self, layer: str, scale: float = 1.0) -> float:
         sample = (self.samples or {}).get(layer)
-        return sample.median() if sample is not None else float("nan")
+        return sample.median(scale) if sample is not None else float("nan")

@@ -150,12 +150,14 @@ class Facts:
         if len(w.loss):
             self._loss.append(w.loss[["segment", "iteration", "line", "value"]])
 
-    @cached_property
+    @property
     def loss(self) -> pd.DataFrame:
+        if len(self._loss) > 1:  # one frame from here on, until the next window
+            self._loss = [pd.concat(self._loss, ignore_index=True)]
         if not self._loss:
             return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
                                  "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
-        return pd.concat(self._loss, ignore_index=True)
+        return self._loss[0]
 
 
 def _layers_in_order(layer: pd.Series, mask: np.ndarray | None = None) -> list[str]:

@@ -54,10 +54,8 @@ class UpdateRatio(Rule):
                 "its gradient history, which the log does not show", severity="info")]
         if not (self.have_weight_diffs and self.have_lr):
             return []
-        momentum = _momentum(ctx)
-        for sample in (self.estimate.samples or {}).values():  # the estimates left momentum out
-            sample.divide(1 - momentum if momentum < 1 else 1)
-        return self._flag(ctx, self.estimate, estimated=True)
+        momentum = _momentum(ctx)  # the estimates left it out: the solver dump may come late
+        return self._flag(ctx, self.estimate, estimated=True, scale=1 - momentum if momentum < 1 else 1)
 
     def _exact(self, up: pd.DataFrame) -> pd.DataFrame:
         first = up.groupby(["segment", "iteration", "layer"], observed=True, sort=False)["blob"].transform("first")
@@ -78,7 +76,7 @@ class UpdateRatio(Rule):
         df["value"] = lr * df["diff"] / df["data"]
         return df
 
-    def _flag(self, ctx: Context, ratios: LayerSpans, estimated: bool):
+    def _flag(self, ctx: Context, ratios: LayerSpans, estimated: bool, scale: float = 1.0):
         tol = self.t["estimate_tolerance"] if estimated else 1.0
         low, high = self.t["low"] / tol, self.t["high"] * tol
         out = []
@@ -86,7 +84,7 @@ class UpdateRatio(Rule):
         for layer in ctx.learnable or list(ratios):
             if layer not in ratios:
                 continue
-            med = ratios.median(layer)
+            med = ratios.median(layer, scale)
             if low <= med <= high or med == 0:
                 continue  # exactly 0 is zero-gradient's finding
             side = "below" if med < low else "above"
