@@ -171,7 +171,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     ax.set_xlabel("iteration")
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, which="major", alpha=0.3)
-    ax.set_title(f"{', '.join(l.source for l in logs)}\n{sel.describe()}", fontsize=10)
+    ax.set_title(f"{', '.join(l.source for l in logs)}\n{sel.describe()}", fontsize=10, y=1.0)
     return fig
 
 

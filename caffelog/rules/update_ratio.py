@@ -20,6 +20,8 @@ class UpdateRatio(Rule):
     exact ratio (gradients are noisy, momentum never fully builds up), so estimates are only
     flagged beyond `estimate_tolerance` x the range. Adaptive solvers (Adam, RMSProp, AdaGrad,
     AdaDelta) scale each step by gradient history the log does not show: no estimate is made.
+    Medians over the run are exact up to 65,536 values per layer; beyond, they are taken over
+    every k-th value of the run (at most 65,536), so a 10 GB log is diagnosed in bounded memory.
     Fix: too small, the layer barely moves: raise base_lr or its lr_mult; too large, it thrashes:
     lower them.
     """
