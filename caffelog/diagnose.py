@@ -75,6 +75,7 @@ def _settings_from(data: dict, path: Path) -> Settings:
 
 
 HOLD_MAX = 4_000_000  # rows of one iteration that may wait for the rest of it
+WINDOW_ROWS = 250_000  # blobs rows diagnose() hands the rules at once
 
 
 class Diagnosis:
@@ -138,8 +139,28 @@ class Diagnosis:
 def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
     """All findings of a parsed log, the first non-finite value first, then by severity and line."""
     d = Diagnosis(settings)
-    d.observe(log.blobs, log.totals, log.scalars)
+    for window in windows_of(log):
+        d.observe(*window)
     return d.findings(log.net, log.solver)
+
+
+def windows_of(log: CaffeLog, rows: int = WINDOW_ROWS):
+    """The tables in windows of `rows` blobs rows (with the totals and scalars of the same
+    lines): slices, not copies, so the rules' working copies stay the size of a window."""
+    b, t, s = log.blobs, log.totals, log.scalars
+    lines = b["line"].to_numpy()
+    if not all((np.diff(df["line"].to_numpy()) >= 0).all() for df in (b, t, s)):
+        yield b, t, s  # not in line order (built by hand?): one window
+        return
+    start_t = start_s = 0
+    for start in range(0, max(len(b), 1), rows):
+        piece = b.iloc[start:start + rows]
+        last = start + rows >= len(b)
+        upto = None if last else int(lines[start + rows - 1])
+        end_t = len(t) if last else int(np.searchsorted(t["line"].to_numpy(), upto, side="right"))
+        end_s = len(s) if last else int(np.searchsorted(s["line"].to_numpy(), upto, side="right"))
+        yield piece, t.iloc[start_t:end_t], s.iloc[start_s:end_s]
+        start_t, start_s = end_t, end_s
 
 
 def _split_last_iteration(*tables: pd.DataFrame):
