@@ -37,6 +37,7 @@ MAX_PARSED = 1 << 16
 # distinct new heads per chunk worth a trial parse (a log shows a few hundred in all)
 LEARN_PER_CHUNK = 256
 UNKNOWN = -2
+REPAIRED_PREFIX = "I0101 00:00:00.000000 0 repaired:0] "  # a GLOG_PREFIX for a damaged one
 
 
 def grammar_path() -> Path:
@@ -199,7 +200,7 @@ class LineParser:
     def _understand(self, line: str) -> tuple[Shape, dict, bool] | str:
         """(shape, fields, whether level 1 may serve lines with this head) or why it is skipped."""
         cut = line.find("] ")
-        if cut > 0 and len(line) <= MAX_PARSED and "\x00" not in line:
+        if cut > 0 and len(line) <= MAX_PARSED and "\x00" not in line[cut + 2:]:
             # level 2 for glog lines whose template was compiled before (solver lines, totals)
             parts = self._slot_re.split(line[cut + 2:])
             shape = self._level2_glog.get("\x00".join(parts[0::2]))
@@ -208,6 +209,16 @@ class LineParser:
         return self._understand_slowly(line)
 
     def _understand_slowly(self, line: str) -> tuple[Shape, dict, bool] | str:
+        got = self._parse_line(line)
+        cut = line.find("] ")
+        if (isinstance(got, str) and got != "empty" and cut > 0 and "\x00" not in line[cut + 2:]
+                and not self._prefix_re.match(line)):
+            # a damaged glog prefix before an intact message: the message decides, as it does
+            # where a cache serves the line, so every path keeps or skips the same lines
+            return self._parse_line(REPAIRED_PREFIX + line[cut + 2:])
+        return got
+
+    def _parse_line(self, line: str) -> tuple[Shape, dict, bool] | str:
         if len(line) > MAX_PARSED or not line.strip() or "\x00" in line:
             return "empty" if not line.strip() else "damaged"
         prefix = self._prefix_re.match(line)
