@@ -59,9 +59,7 @@ def read_log_cached(source, use_cache: bool = True, progress: bool = False,
     layers (names or shell patterns): when the tables come from the cache, read only the blobs
     rows of these layers; a plot of one layer of a long log need not load them all. The other
     tables are whole, and a parse from the log itself always gives every row."""
-    path = Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
-    cacheable = use_cache and path is not None and path.is_file()
-    entry = cache_dir() / cache_key(path) if cacheable else None
+    entry = _entry_of(source, use_cache)
     if entry is not None and (entry / "meta.json").is_file():
         try:
             log = load_entry(entry, layers)
@@ -69,13 +67,26 @@ def read_log_cached(source, use_cache: bool = True, progress: bool = False,
             return log
         except Exception:  # a damaged cache entry is re-parsed, never fatal
             shutil.rmtree(entry, ignore_errors=True)
-    log = _read_with_progress(source, path, progress)
+    log = _read_with_progress(source, progress)
     if entry is not None:
         try:
             save_entry(log, entry)
         except OSError:
             pass  # a read-only or full cache dir must not stop the parse
     return log
+
+
+def _file_path(source) -> Path | None:
+    """The path of a source named by path ('-' is stdin, not a file)."""
+    return Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
+
+
+def _entry_of(source, use_cache: bool) -> Path | None:
+    """Where the cache keeps this source's tables: regular files only (not stdin or objects)."""
+    path = _file_path(source)
+    if not (use_cache and path is not None and path.is_file()):
+        return None
+    return cache_dir() / cache_key(path)
 
 
 def diagnose_cached(source, settings=None, use_cache: bool = True,
@@ -85,8 +96,7 @@ def diagnose_cached(source, settings=None, use_cache: bool = True,
     from .diagnose import Diagnosis
     from .stream import TableStream
     diagnosis = Diagnosis(settings)  # a settings error comes before a long parse
-    path = Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
-    entry = cache_dir() / cache_key(path) if use_cache and path is not None and path.is_file() else None
+    entry = _entry_of(source, use_cache)
     if entry is not None and (entry / "meta.json").is_file():
         try:
             summary, net, solver = _fold_entry(entry, diagnosis)
@@ -197,7 +207,7 @@ class _LineAligned:
         return rows.iloc[:n]
 
 
-def _read_with_progress(source, path: Path | None, progress: bool) -> CaffeLog:
+def _read_with_progress(source, progress: bool) -> CaffeLog:
     if not progress:
         return read_log(source)
     with progress_bar(source) as update:
@@ -208,7 +218,7 @@ def _read_with_progress(source, path: Path | None, progress: bool) -> CaffeLog:
 def progress_bar(source):
     """A progress callback (bytes read) drawing a bar on stderr for a big file on a terminal;
     None otherwise, so pipes and logs stay clean."""
-    path = Path(source) if isinstance(source, (str, os.PathLike)) and str(source) != "-" else None
+    path = _file_path(source)
     big = path is not None and path.is_file() and path.stat().st_size > (32 << 20)
     if not (big and sys.stderr.isatty()):
         yield None

@@ -57,14 +57,22 @@ def parse_records(source: Source, progress: Callable[[int], None] | None = None,
         n += parser.feed_chunk(chunk, n + 1)
         if progress:
             progress(len(chunk))
-        if n >= GIVE_UP_AFTER and not _recognised_anything(sink, n):
-            raise LogInputError(f"{describe(source)}: not a Caffe log (no line of the first "
-                                f"{n} was understood)")
+        give_up_if_foreign(sink, n, describe(source))
     return sink, n
 
 
-def _recognised_anything(sink: RecordSink, n: int) -> bool:
-    return len(sink.skipped_lines) < n
+def give_up_if_foreign(sink: RecordSink, n: int, name: str) -> None:
+    """Stop early on a big input of which nothing was understood: it is not a Caffe log."""
+    if n >= GIVE_UP_AFTER and len(sink.skipped_lines) >= n:
+        raise LogInputError(f"{name}: not a Caffe log (no line of the first {n} was understood)")
+
+
+def check_understood(sink: RecordSink, n: int, name: str) -> None:
+    """LogInputError for an empty input or one of which no line was understood."""
+    if n == 0:
+        raise LogInputError(f"{name}: empty input")
+    if len(sink.skipped_lines) >= n:
+        raise LogInputError(f"{name}: not a Caffe log (no line was understood)")
 
 
 def read_log(source: Source, progress: Callable[[int], None] | None = None,
@@ -95,10 +103,7 @@ def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = Non
               consume: bool = False) -> CaffeLog:
     """Turn parsed records into the tables. consume=True moves the per-blob rows into the
     blobs table without a copy (the sink is done with afterwards)."""
-    if n == 0:
-        raise LogInputError(f"{name}: empty input")
-    if len(sink.skipped_lines) == n:
-        raise LogInputError(f"{name}: not a Caffe log (no line was understood)")
+    check_understood(sink, n, name)
     solvers = tables.solver_settings(sink.dumps)
     timeline = tables.timeline_of(sink, solvers)
     skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),

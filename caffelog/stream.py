@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from . import tables
 from .export import OutputExistsError
-from .log import GIVE_UP_AFTER, CaffeLog, warnings_for
+from .log import CaffeLog, check_understood, give_up_if_foreign, warnings_for
 from .parser import LineParser
-from .reader import CHUNK_BYTES, LogInputError, ReadStats, Source, describe, iter_chunks
+from .reader import CHUNK_BYTES, ReadStats, Source, describe, iter_chunks
 from .records import RecordSink
 
 FLUSH_ROWS = 250_000  # ~6 MB of pending records, ~40 MB while a window builds its tables
@@ -99,10 +99,7 @@ class TableStream:
     def feed(self, chunk: bytes) -> None:
         """Parse a chunk of whole lines (a follower feeds what the file grew by)."""
         self.n_lines += self.parser.feed_chunk(chunk, self.n_lines + 1)
-        n = self.n_lines
-        if n >= GIVE_UP_AFTER and len(self.sink.skipped_lines) == n:
-            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line of the "
-                                f"first {n} was understood)")
+        give_up_if_foreign(self.sink, self.n_lines, describe(self.source))
 
     def can_cut(self) -> bool:
         """True once some rows are final: a `Iteration N ..., loss` line has been read."""
@@ -112,10 +109,7 @@ class TableStream:
         return self.n_lines > len(self.sink.skipped_lines)
 
     def check_understood(self) -> None:
-        if self.n_lines == 0:
-            raise LogInputError(f"{describe(self.source)}: empty input")
-        if not self.understood():
-            raise LogInputError(f"{describe(self.source)}: not a Caffe log (no line was understood)")
+        check_understood(self.sink, self.n_lines, describe(self.source))
 
     def cut(self, final: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The rows whose attribution is final (final=True: every row left), as tables."""

@@ -31,14 +31,19 @@ class Span:
         return span
 
     def add(self, rows: pd.DataFrame) -> None:
-        if not len(rows):
-            return
+        if len(rows):
+            values = rows["value"].to_numpy() if "value" in rows else None
+            self.extend(rows, 0, len(rows) - 1, values)
+
+    def extend(self, rows: pd.DataFrame, first: int, last: int, values: np.ndarray | None) -> None:
+        """Add the rows of `rows` from position first to last (in log order) whose values
+        are `values` (None: no value column)."""
         if self.first is None:
-            self.first = rows.iloc[0]
-        self.last_iteration = rows["iteration"].iloc[-1]
-        self.n += len(rows)
-        if "value" in rows:
-            self.max = float(np.fmax(self.max, rows["value"].max()))  # NaN-skipping, like pandas
+            self.first = rows.iloc[first]
+        self.last_iteration = rows["iteration"].iloc[last]
+        self.n += len(values) if values is not None else last - first + 1
+        if values is not None and not np.isnan(values).all():
+            self.max = float(np.fmax(self.max, np.nanmax(values)))  # NaN-skipping, like pandas
 
     def __bool__(self) -> bool:
         return self.n > 0
@@ -86,10 +91,6 @@ class EvenSample:
             v = v / scale
         return float(np.median(v)) if len(v) else float("nan")
 
-    def min(self) -> float:
-        v = self.values()
-        return float(v.min()) if len(v) else float("nan")
-
 
 class LayerSpans(dict):
     """Span (and optionally EvenSample) per layer, in order of first appearance."""
@@ -101,28 +102,29 @@ class LayerSpans(dict):
     def add(self, rows: pd.DataFrame) -> None:
         if not len(rows):
             return
-        layer = rows["layer"]
-        codes = layer.cat.codes.to_numpy() if hasattr(layer, "cat") else pd.factorize(layer)[0]
-        names = layer.cat.categories if hasattr(layer, "cat") else pd.unique(layer)
+        codes, names = layer_codes(rows["layer"])
         order = np.argsort(codes, kind="stable")  # each layer's rows together, in log order
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
         starts, ends = np.r_[0, bounds], np.r_[bounds, len(order)]
         values = rows["value"].to_numpy()[order]
-        iterations = rows["iteration"]
         for start, end in sorted(zip(starts, ends), key=lambda se: order[se[0]]):
             name = str(names[codes[order[start]]])
             span = self.get(name)
             if span is None:
                 span = self[name] = Span()
-            if span.first is None:
-                span.first = rows.iloc[order[start]]
-            span.last_iteration = iterations.iloc[order[end - 1]]
-            span.n += int(end - start)
-            span.max = float(np.fmax(span.max, np.nanmax(values[start:end])) if not
-                             np.isnan(values[start:end]).all() else span.max)
+            span.extend(rows, order[start], order[end - 1], values[start:end])
             if self.samples is not None:
                 self.samples.setdefault(name, EvenSample()).add(values[start:end])
 
     def median(self, layer: str, scale: float = 1.0) -> float:
         sample = (self.samples or {}).get(layer)
         return sample.median(scale) if sample is not None else float("nan")
+
+
+def layer_codes(layer: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(an integer code per row, the names the codes index) of a layer column, categorical
+    (no work) or not (tables glued from windows may have lost their categories)."""
+    if hasattr(layer, "cat"):
+        return layer.cat.codes.to_numpy(), layer.cat.categories
+    codes, names = pd.factorize(layer)
+    return codes, pd.Index(names)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding
-from .accumulate import Span
+from .accumulate import Span, layer_codes
 
 
 class Rule:
@@ -161,13 +161,10 @@ class Facts:
 
 
 def _layers_in_order(layer: pd.Series, mask: np.ndarray | None = None) -> list[str]:
-    """The distinct layer names of a (categorical) column, in order of first appearance."""
-    if not hasattr(layer, "cat"):
-        values = layer.to_numpy() if mask is None else layer.to_numpy()[mask]
-        return [str(l) for l in pd.unique(values)]
-    codes = layer.cat.codes.to_numpy()
+    """The distinct layer names of a layer column (where mask holds), in order of first appearance."""
+    codes, names = layer_codes(layer)
     codes = pd.unique(codes if mask is None else codes[mask])
-    return [str(layer.cat.categories[c]) for c in codes if c >= 0]
+    return [str(names[c]) for c in codes if c >= 0]
 
 
 class Context:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .accumulate import LayerSpans
 from .base import Context, Rule, Window, as_float, layer_param_block, layer_span
@@ -25,7 +24,7 @@ class ZeroGradient(Rule):
     def __init__(self, overrides=None):
         super().__init__(overrides)
         self.rows = LayerSpans()
-        self.first_zero: dict[str, pd.Series] = {}
+        self.zeros = LayerSpans()  # for each layer's first zero param diff
         self.iterations: dict[str, _ZeroRun] = {}
 
     def observe(self, w: Window) -> None:
@@ -33,9 +32,7 @@ class ZeroGradient(Rule):
         if p.empty:
             return
         self.rows.add(p)
-        zero = p[(p["value"] == 0).to_numpy()]
-        for layer, rows in zero.groupby("layer", observed=True, sort=False):
-            self.first_zero.setdefault(str(layer), rows.iloc[0])
+        self.zeros.add(p[(p["value"] == 0).to_numpy()])
         # windows hold whole iterations, so each (layer, iteration) is decided in one window
         nonzero = (p["value"] != 0).groupby([p["layer"], p["segment"], p["iteration"]],
                                            observed=True).any()
@@ -62,7 +59,7 @@ class ZeroGradient(Rule):
             out.append(self.episode(
                 f"{layer}: every param diff is exactly 0 in {span} "
                 f"({run.n} iterations): the layer does not learn", self.rows[layer],
-                first=self.first_zero[layer], severity=severity, advice=_advice(ctx, layer),
+                first=self.zeros[layer].first, severity=severity, advice=_advice(ctx, layer),
                 layer=layer, value=0.0,
                 evidence=[f"layers with zero gradients: {layer_span(names)} "
                           f"of {len(ctx.learnable)} learnable"]))
