@@ -13,7 +13,8 @@ class Finding:
     """A problem found in the tables, with where it is and what to do about it.
 
     ``iteration``/``last_iteration`` bound the episode; ``line`` is the log line of the first
-    piece of evidence, so the user can open the log there and check.
+    piece of evidence, so the user can open the log there and check. ``settings`` names the
+    solver/net fields the advice blames; ``cause`` is the id of the Cause it was grouped under.
     """
 
     rule: str
@@ -33,6 +34,8 @@ class Finding:
     line: int | None = None
     estimated: bool = False
     evidence: list[str] = field(default_factory=list)
+    settings: list[str] = field(default_factory=list)
+    cause: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-safe: non-finite values as the strings Caffe prints ('nan', 'inf')."""
@@ -42,3 +45,18 @@ class Finding:
             if isinstance(v, float) and not math.isfinite(v):
                 out[key] = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
         return out
+
+
+class Findings(list):
+    """A diagnosis: its findings (a list, worst first) with the causes that group them and the
+    frozen layers (trained by nobody, on purpose), which a healthy report still names."""
+
+    def __init__(self, findings=(), causes=None, frozen=None):
+        super().__init__(findings)
+        self.causes: list = list(causes or [])
+        self.frozen: list[str] = list(frozen or [])
+
+    def to_frame(self):
+        """One row per finding (pandas), for notebooks."""
+        import pandas as pd
+        return pd.DataFrame([f.to_dict() for f in self], columns=list(Finding.__dataclass_fields__))

@@ -10,6 +10,12 @@ import pandas as pd
 
 from ..findings import Finding
 from .accumulate import Span, layer_codes
+from .net_roles import NetRoles
+from .schedule import LrSchedule
+from .values import as_float, as_int, fmt_value, last_value, layer_param_block
+
+__all__ = ["Context", "Facts", "Rule", "Window", "as_float", "as_int", "finite", "fmt_value",
+           "layer_param_block", "layer_span"]
 
 
 class Rule:
@@ -116,9 +122,13 @@ class Window:
         return p[(p["blob"] == "0").to_numpy()]
 
     @cached_property
+    def forward_params(self) -> pd.DataFrame:
+        return self.train_where(direction="forward", role="param")
+
+    @cached_property
     def weight_data(self) -> pd.DataFrame:
         """Forward data of each layer's first param blob (named params print their name)."""
-        p = self.train_where(direction="forward", role="param")
+        p = self.forward_params
         return p.groupby(["segment", "iteration", "batch", "layer"], observed=True, sort=False).head(1)
 
     @cached_property
@@ -129,35 +139,62 @@ class Window:
 
     @cached_property
     def lr(self) -> pd.Series:
+        return self._per_iteration("lr")
+
+    @cached_property
+    def clip_scale(self) -> pd.Series:
+        """The factor clip_gradients scaled the gradient by, where it did."""
+        return self._per_iteration("clip_scale")
+
+    def _per_iteration(self, name: str) -> pd.Series:
         s = self.scalars
-        lr = s[(s["name"] == "lr").to_numpy()]
-        return lr.drop_duplicates(["segment", "iteration"], keep="last").set_index(
+        rows = s[(s["name"] == name).to_numpy()]
+        return rows.drop_duplicates(["segment", "iteration"], keep="last").set_index(
             ["segment", "iteration"])["value"]
 
 
 class Facts:
-    """What the checks need to know about the whole log's blobs: the train layers in order of
-    first appearance, the learnable ones, and the train loss series (32 bytes an iteration)."""
+    """What the checks need to know about the whole log: the train layers in order of first
+    appearance, which print weights and gradients, and the short series of the solver lines
+    (train loss, lr, lr steps, test outputs: a few dozen bytes per displayed iteration)."""
+
+    SERIES = ("loss", "lr", "steps", "tests")
 
     def __init__(self) -> None:
         self.train_layers: dict[str, None] = {}
         self.weight_layers: set[str] = set()
-        self._loss: list[pd.DataFrame] = []
+        self.param_layers: set[str] = set()  # forward param data printed
+        self.backward_layers: set[str] = set()  # backward param diffs printed
+        self._series: dict[str, list[pd.DataFrame]] = {name: [] for name in self.SERIES}
 
     def observe(self, w: Window) -> None:
         self.train_layers.update(dict.fromkeys(_layers_in_order(w.blobs["layer"], w._train_mask)))
         self.weight_layers.update(_layers_in_order(w.weight_diffs["layer"]))
-        if len(w.loss):
-            self._loss.append(w.loss[["segment", "iteration", "line", "value"]])
+        self.backward_layers.update(_layers_in_order(w.backward_params["layer"]))
+        self.param_layers.update(_layers_in_order(w.forward_params["layer"]))
+        s = w.scalars
+        for name, rows in (("loss", w.loss), ("lr", s[(s["name"] == "lr").to_numpy()]),
+                           ("steps", s[(s["name"] == "lr_step").to_numpy()]),
+                           ("tests", s[((s["phase"] == "test") & (s["source"] == "output")).to_numpy()])):
+            if len(rows):
+                self._series[name].append(rows[["segment", "iteration", "line", "value", "name", "test_net",
+                                                "weighted"]])
+
+    def series(self, name: str) -> pd.DataFrame:
+        """One of SERIES as one frame (glued once, until the next window)."""
+        parts = self._series[name]
+        if len(parts) > 1:
+            self._series[name] = parts = [pd.concat(parts, ignore_index=True)]
+        if not parts:
+            return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
+                                 "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
+                                 "name": pd.Series(dtype="object"), "test_net": pd.Series(dtype="Int64"),
+                                 "weighted": pd.Series(dtype="float64")})
+        return parts[0]
 
     @property
     def loss(self) -> pd.DataFrame:
-        if len(self._loss) > 1:  # one frame from here on, until the next window
-            self._loss = [pd.concat(self._loss, ignore_index=True)]
-        if not self._loss:
-            return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
-                                 "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64")})
-        return self._loss[0]
+        return self.series("loss")
 
 
 def _layers_in_order(layer: pd.Series, mask: np.ndarray | None = None) -> list[str]:
@@ -210,39 +247,40 @@ class Context:
 
     def knob(self, name: str, default=None):
         """A solver setting as printed; a field repeated in a damaged dump gives its last value."""
-        value = self.solver.get(name, default)
-        if isinstance(value, list):
-            value = value[-1] if value else default
-        return value
+        return last_value(self.solver.get(name), default)
 
+    @cached_property
+    def schedule(self) -> LrSchedule:
+        return LrSchedule(self.facts.series("lr"), self.facts.series("steps"), self.solver)
 
-def as_float(value, default: float = 0.0) -> float:
-    """A prototxt number that may be damaged, repeated (a list) or missing."""
-    if isinstance(value, list):
-        value = value[-1] if value else default
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
+    @cached_property
+    def roles(self) -> NetRoles:
+        return NetRoles(self.net, self.facts.param_layers, self.facts.backward_layers)
 
+    @property
+    def tests(self) -> pd.DataFrame:
+        """Test net outputs (accuracy, loss, ...) of every test."""
+        return self.facts.series("tests")
 
-def layer_param_block(params: dict) -> dict:
-    """The layer's `*_param { ... }` block (inner_product_param, convolution_param, ...)."""
-    for key, value in params.items():
-        if key.endswith("_param") and isinstance(value, dict):
-            return value
-    return {}
+    def lr_words(self, segment: int = 0, iteration=None) -> str:
+        """The lr in force, as advice quotes it: 'base_lr is 20 with lr_policy fixed', or the
+        step that raised it."""
+        rise = self.schedule.rise_before(segment, iteration)
+        if rise is not None:
+            return self.schedule.describe(rise)
+        lr = self.knob("base_lr")
+        return f"base_lr is {lr} with lr_policy {self.knob('lr_policy', 'fixed')}" if lr is not None else "the lr"
+
+    def divergence_cause(self, segment: int = 0, iteration=None) -> str:
+        """'lr-increase' when an lr step raised the lr before `iteration`, else 'divergence'."""
+        return "lr-increase" if self.schedule.rise_before(segment, iteration) is not None else "divergence"
+
+    def lr_settings(self, segment: int = 0, iteration=None) -> list[str]:
+        """The solver fields behind the lr in force: base_lr, or the schedule that raised it."""
+        if self.schedule.rise_before(segment, iteration) is not None:
+            return self.schedule.settings()
+        return ["base_lr"]
 
 
 def finite(values: pd.Series) -> pd.Series:
     return values[np.isfinite(values.to_numpy())]
-
-
-def fmt_value(v) -> str:
-    """A number as Caffe prints it (%g), nan/inf spelled out."""
-    return f"{v:g}" if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
-
-
-def as_int(v) -> int | None:
-    """An iteration from a nullable column: None where it is missing."""
-    return None if v is None or pd.isna(v) else int(v)

@@ -6,7 +6,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-from .accumulate import LayerSpans
+from .accumulate import LayerSpans, Span
 from .base import Context, Rule, Window, as_int, fmt_value
 
 
@@ -14,11 +14,14 @@ class Exploding(Rule):
     """Activations or gradients that have blown up, before they turn into NaN.
 
     Caffe's per-layer numbers are mean |x| per element, so a healthy net sits between about
-    1e-6 and 1e2; a layer past 1e8 (data or diff) is exploding. Independently, the All-net-params
-    L2 norm of the diff growing 10x within a few displayed iterations *and* exceeding the L2 norm
-    of the weights means each update is larger than the weights themselves.
+    1e-6 and 1e2; a layer past 1e8 (data or diff) is exploding. In-place layers and Caffe's
+    Split layers print their input's blob again: they are one finding with the layer that
+    wrote the blob. BatchNorm's blobs are running sums, not weights, and are not judged.
+    Independently, the All-net-params L2 norm of the diff growing 10x within a few displayed
+    iterations *and* exceeding the L2 norm of the weights means each update is larger than the
+    weights themselves.
     Why: this precedes the NaN by many iterations; catching it here saves the run.
-    Fix: lower base_lr, set clip_gradients, check weight fillers (xavier/msra) and input scaling.
+    Fix: a lower lr (the one in force), clip_gradients, weight fillers (xavier/msra), input scaling.
     """
 
     id = "exploding"
@@ -57,31 +60,49 @@ class Exploding(Rule):
             self.jump, self.jump_from = last.iloc[i], lows[i]
 
     def check(self, ctx: Context):
-        out = []
-        for layer, span in self.big.items():
-            first = span.first
-            out.append(self.episode(
-                f"{layer}: {first['direction']} {first['role']} {first['blob']} {first['quantity']} = "
-                f"{fmt_value(first['value'])} >= {self.t['value']:g} at iteration {first['iteration']}; "
-                f"{span.n} values past it up to iteration {span.last_iteration} "
-                f"(max {fmt_value(span.max)})", span,
-                advice=_advice(ctx), layer=layer, value=float(first["value"]), threshold=self.t["value"]))
+        out = [self._layer_finding(ctx, layer, span, also) for layer, span, also in self._by_blob(ctx)]
         out.sort(key=lambda f: f.line)
         if self.jump is not None:
             r, window = self.jump, int(self.t["window"])
+            advice, settings = _advice(ctx, r)
             out.append(self.finding(
                 f"All-net-params L2 norm of the diff jumped to {fmt_value(r['l2_diff'])} (from "
                 f"{fmt_value(self.jump_from)} within {window} displayed iterations), larger than the "
                 f"weights' L2 norm {fmt_value(r['l2_data'])}, at iteration {r['iteration']}",
-                advice=_advice(ctx), segment=int(r["segment"]), iteration=as_int(r["iteration"]),
+                advice=advice, settings=settings, segment=int(r["segment"]), iteration=as_int(r["iteration"]),
                 phase="train", direction="backward", quantity="diff", value=float(r["l2_diff"]),
-                threshold=self.t["norm_growth"], line=int(r["line"])))
+                threshold=self.t["norm_growth"], line=int(r["line"]),
+                cause=ctx.divergence_cause(int(r["segment"]), as_int(r["iteration"]))))
         return out
 
+    def _by_blob(self, ctx: Context) -> list[tuple[str, Span, list[str]]]:
+        """One (first layer, its span, the other layers printing the same blob) per blob."""
+        groups: dict[str, list[tuple[str, Span]]] = {}
+        for layer, span in self.big.items():
+            if ctx.roles.statistics_only(layer):
+                continue
+            groups.setdefault(ctx.roles.root.get(layer, layer), []).append((layer, span))
+        out = []
+        for members in groups.values():
+            members.sort(key=lambda m: int(m[1].first["line"]))
+            out.append((members[0][0], members[0][1], [m[0] for m in members[1:]]))
+        return out
 
-def _advice(ctx: Context) -> str:
-    lr, clip = ctx.knob("base_lr"), ctx.knob("clip_gradients")
-    policy = ctx.knob("lr_policy", "fixed")
-    lr_part = f"base_lr is {lr} with lr_policy {policy}; try 10-100x lower" if lr is not None else "lower base_lr"
+    def _layer_finding(self, ctx: Context, layer: str, span: Span, also: list[str]):
+        first = span.first
+        alias = f" (the same blob in {', '.join(also)})" if also else ""
+        advice, settings = _advice(ctx, first)
+        return self.episode(
+            f"{layer}{alias}: {first['direction']} {first['role']} {first['blob']} {first['quantity']} = "
+            f"{fmt_value(first['value'])} >= {self.t['value']:g} at iteration {first['iteration']}; "
+            f"{span.n} values past it up to iteration {span.last_iteration} (max {fmt_value(span.max)})", span,
+            advice=advice, settings=settings, layer=layer, value=float(first["value"]), threshold=self.t["value"],
+            cause=ctx.divergence_cause(int(first["segment"]), as_int(first["iteration"])))
+
+
+def _advice(ctx: Context, row: pd.Series) -> tuple[str, list[str]]:
+    segment, iteration = int(row["segment"]), as_int(row["iteration"])
+    clip = ctx.knob("clip_gradients")
     clip_part = f"clip_gradients is {clip}: lower it" if clip else "set clip_gradients (e.g. 10)"
-    return f"{lr_part}, or {clip_part}"
+    return (f"{ctx.lr_words(segment, iteration)}: try 10-100x lower, or {clip_part}",
+            [*ctx.lr_settings(segment, iteration), "clip_gradients"])

@@ -38,4 +38,5 @@ class GradientClipping(Rule):
             f"{ctx.knob('clip_gradients')}); median scale factor {fmt_value(self.sample.median())}, "
             f"smallest {fmt_value(self.smallest)}", self.scales,
             advice="constant clipping means the threshold sets the step: consider a lower base_lr",
+            settings=["clip_gradients"],
             value=self.sample.median())]

@@ -9,7 +9,7 @@ def windows(loss: pd.DataFrame, size_fraction: float, min_size: int = 3) -> pd.D
     """Finite train losses in windows of ~size_fraction of the run; median, first row, last row."""
     finite = loss[np.isfinite(loss["value"].to_numpy())]
     if len(finite) < 2 * min_size:
-        return pd.DataFrame(columns=["median", "iteration", "line", "last_iteration"])
+        return pd.DataFrame(columns=["median", "iteration", "line", "last_iteration", "n"])
     size = max(min_size, int(len(finite) * size_fraction))
     group = np.arange(len(finite)) // size
     g = finite.groupby(group)

@@ -40,8 +40,11 @@ class SoftmaxUnderflow(Rule):
             f"{len(rows)} train losses are multiples of 87.3365/{batch} (first {fmt_value(first['value'])} "
             f"= {int(round(first['value'] * batch / FLT_MIN_LOG))}/{batch} x 87.3365 at iteration "
             f"{as_int(first['iteration'])}): softmax probabilities underflowed", Span.of(rows),
-            advice=f"the logits are huge: lower base_lr ({ctx.knob('base_lr')}) or set clip_gradients",
-            layer=self._loss_layer(ctx), value=float(first["value"]), threshold=FLT_MIN_LOG / batch)]
+            advice=f"the logits are huge: {ctx.lr_words(int(first['segment']), as_int(first['iteration']))}; "
+                   "lower it or set clip_gradients",
+            settings=[*ctx.lr_settings(int(first["segment"]), as_int(first["iteration"])), "clip_gradients"],
+            layer=self._loss_layer(ctx), value=float(first["value"]), threshold=FLT_MIN_LOG / batch,
+            cause=ctx.divergence_cause(int(first["segment"]), as_int(first["iteration"])))]
 
     def _batch(self, ctx: Context) -> int | None:
         net = ctx.net

@@ -37,8 +37,8 @@ class TanhSaturation(Rule):
             out.append(self.episode(
                 f"{layer}: mean |tanh output| {fmt_value(median)} (median over "
                 f"{span.n} iterations) >= {self.t['level']:g}: units saturated at +-1", span,
-                advice=_advice(ctx, names), layer=layer, value=median,
-                threshold=self.t["level"], evidence=[f"saturated: {layer_span(names)}"]))
+                advice=_advice(ctx, names), settings=["weight_filler"], layer=layer, value=median,
+                threshold=self.t["level"], evidence=[f"saturated: {layer_span(names)}"], cause="saturation"))
         return out
 
 

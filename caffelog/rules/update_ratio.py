@@ -16,9 +16,12 @@ class UpdateRatio(Rule):
 
     Exact where the log has legacy [Update] lines (their diff is the final step). Otherwise it is
     estimated for SGD and Nesterov as lr x mean|diff| / mean|data| / (1 - momentum), the
-    steady-state momentum step; measured on the healthy_conv run, that estimate reads 2-3.5x the
-    exact ratio (gradients are noisy, momentum never fully builds up), so estimates are only
-    flagged beyond `estimate_tolerance` x the range. Adaptive solvers (Adam, RMSProp, AdaGrad,
+    steady-state momentum step, times the printed clip scale where clip_gradients cut the
+    gradient; measured on the healthy_conv run, that estimate reads 2-3.5x the exact ratio
+    (gradients are noisy, momentum never fully builds up), so estimates are only reported
+    beyond `estimate_tolerance` x the range, and as info: an estimate is evidence for other
+    findings, never a verdict alone. An exact ratio is a warning when it is `far` x outside
+    the range, else info. Adaptive solvers (Adam, RMSProp, AdaGrad,
     AdaDelta) scale each step by gradient history the log does not show: no estimate is made.
     Medians over the run are exact up to 65,536 values per layer; beyond, they are taken over
     every k-th value of the run (at most 65,536), so a 10 GB log is diagnosed in bounded memory.
@@ -28,7 +31,7 @@ class UpdateRatio(Rule):
 
     id = "update-ratio"
     severity = "warning"
-    thresholds = {"low": 1e-4, "high": 1e-2, "estimate_tolerance": 3.0}
+    thresholds = {"low": 1e-4, "high": 1e-2, "estimate_tolerance": 3.0, "far": 10.0}
 
     def __init__(self, overrides=None):
         super().__init__(overrides)
@@ -74,8 +77,10 @@ class UpdateRatio(Rule):
             diff=("value", "mean"), line=("line", "min"))
         data = w.weight_data.groupby(["segment", "iteration", "layer"], observed=True)["value"].mean()
         df = diff.join(data.rename("data"), how="inner").reset_index()
-        lr = w.lr.reindex(pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])).to_numpy()
-        df["value"] = lr * df["diff"] / df["data"]
+        at = pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])
+        lr = w.lr.reindex(at).to_numpy()
+        clip = w.clip_scale.reindex(at).fillna(1.0).to_numpy()
+        df["value"] = lr * clip * df["diff"] / df["data"]
         return df
 
     def _flag(self, ctx: Context, ratios: LayerSpans, estimated: bool, scale: float = 1.0):
@@ -90,12 +95,14 @@ class UpdateRatio(Rule):
             if low <= med <= high or med == 0:
                 continue  # exactly 0 is zero-gradient's finding
             side = "below" if med < low else "above"
+            far = med < low / self.t["far"] or med > high * self.t["far"]
             out.append(self.episode(
                 f"{layer}: {label}update:param ratio {fmt_value(med)} (median over {ratios[layer].n} iterations) "
                 f"is {side} the healthy range [{fmt_value(low)}, {fmt_value(high)}]", ratios[layer],
                 advice=_advice(ctx, side, layer), direction="update" if not estimated else "backward",
                 layer=layer, blob="0", value=med, threshold=low if side == "below" else high,
-                estimated=estimated))
+                estimated=estimated, severity="warning" if far and not estimated else "info",
+                settings=["base_lr", "lr_mult"]))
         return out
 
 

@@ -55,9 +55,14 @@ class Vanishing(Rule):
             out.append(self.episode(
                 f"{layer}: median mean |weight diff| {fmt_value(m)} is {1 / ratio:.0f}x smaller than "
                 f"{reference_layer}'s ({fmt_value(reference)}): barely learning", self.diffs[layer],
-                advice=_advice(ctx, names), layer=layer, value=float(m), threshold=self.t["ratio"],
+                advice=_advice(ctx, names), settings=_settings(ctx, names), layer=layer, value=float(m),
+                threshold=self.t["ratio"],
                 evidence=[f"barely learning: {layer_span(names)}"]))
         return out
+
+
+def _settings(ctx: Context, layers: list[str]) -> list[str]:
+    return ["weight_filler"] if "weight_filler" in _advice(ctx, layers) else ["lr_mult"]
 
 
 def _advice(ctx: Context, layers: list[str]) -> str:
@@ -76,5 +81,5 @@ def _advice(ctx: Context, layers: list[str]) -> str:
         hint.append(f"weight_filler {', '.join(sorted(fillers))} on {layer_span(layers)}: try xavier")
     if types & {"TanH", "Sigmoid"}:
         hint.append("saturating TanH/Sigmoid activations: try ReLU or BatchNorm")
-    hint.append("or raise lr_mult on these layers")
+    hint.append("a per-layer lr_mult can lift these layers meanwhile")
     return "; ".join(hint)

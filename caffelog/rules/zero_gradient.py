@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .accumulate import LayerSpans
-from .base import Context, Rule, Window, as_float, layer_param_block, layer_span
+from .base import Context, Rule, Window, as_float, as_int
+from .values import filler
 
 
 class ZeroGradient(Rule):
-    """A learnable layer whose param diffs are exactly 0 in every displayed iteration (or in the
-    last `min_run` of them): its weights never change, it does not learn.
+    """A learnable layer whose param diffs are exactly 0 in every displayed iteration, or in
+    every one from some iteration to the end (at least `min_run` in a row): its weights do not
+    change, it does not learn.
 
-    Why: usually everything above it is dead (ReLUs stuck at 0, a zero-initialised layer feeding
-    it) or propagate_down / lr_mult 0 cut it off. It is an error when no learnable layer learns.
-    Fix: look at the activations feeding the layer (see dead-activation), the fillers
-    (bias_filler, weight_filler), and lr_mult / propagate_down in the net prototxt.
+    Never for statistics-only blobs (BatchNorm's running mean and variance: 0 by design) nor
+    for frozen layers (lr_mult 0: Caffe prints no gradient for them at all).
+    Why: usually what is above it is dead (ReLUs stuck at 0) or propagate_down / lr_mult cut
+    it off. It is an error when no learnable layer learns.
+    Fix: the activations above the layer (see dead-activation), the fillers (bias_filler,
+    weight_filler), and lr_mult / propagate_down in the net prototxt.
     """
 
     id = "zero-gradient"
@@ -24,7 +29,6 @@ class ZeroGradient(Rule):
     def __init__(self, overrides=None):
         super().__init__(overrides)
         self.rows = LayerSpans()
-        self.zeros = LayerSpans()  # for each layer's first zero param diff
         self.iterations: dict[str, _ZeroRun] = {}
 
     def observe(self, w: Window) -> None:
@@ -32,65 +36,76 @@ class ZeroGradient(Rule):
         if p.empty:
             return
         self.rows.add(p)
-        self.zeros.add(p[(p["value"] == 0).to_numpy()])
         # windows hold whole iterations, so each (layer, iteration) is decided in one window
-        nonzero = (p["value"] != 0).groupby([p["layer"], p["segment"], p["iteration"]],
-                                           observed=True).any()
-        for layer, flags in nonzero.groupby(level=0, observed=True):
-            self.iterations.setdefault(str(layer), _ZeroRun()).add(~flags.to_numpy())
+        keys = [p["layer"], p["segment"], p["iteration"]]
+        g = pd.DataFrame({"nonzero": (p["value"] != 0).to_numpy(), "line": p["line"].to_numpy(),
+                          "blob": p["blob"].astype(str).to_numpy()}, index=p.index).groupby(
+            keys, observed=True, sort=False)
+        per = pd.DataFrame({"nonzero": g["nonzero"].any(), "line": g["line"].min(), "blob": g["blob"].first()})
+        for layer, rows in per.groupby(level=0, observed=True, sort=False):
+            self.iterations.setdefault(str(layer), _ZeroRun()).add(rows)
 
     def check(self, ctx: Context):
         if not self.rows:
             return []
+        learnable = [l for l in ctx.learnable if not ctx.roles.statistics_only(l) and l not in ctx.roles.frozen]
         dead = []
-        for layer in ctx.learnable:
+        for layer in learnable:
             run = self.iterations.get(layer)
-            if run is None:
-                continue  # its param diffs have no iteration to judge them by
-            if run.all_zero or run.trailing >= self.t["min_run"]:
+            if run is not None and run.n and (run.all_zero or run.trailing >= self.t["min_run"]):
                 dead.append((layer, run))
         if not dead:
             return []
-        severity = "error" if len(dead) == len(ctx.learnable) else "warning"
-        out = []
-        names = [d[0] for d in dead]
-        for layer, run in dead:
-            span = "every displayed iteration" if run.all_zero else f"the last {run.trailing} displayed iterations"
-            out.append(self.episode(
-                f"{layer}: every param diff is exactly 0 in {span} "
-                f"({run.n} iterations): the layer does not learn", self.rows[layer],
-                first=self.zeros[layer].first, severity=severity, advice=_advice(ctx, layer),
-                layer=layer, value=0.0,
-                evidence=[f"layers with zero gradients: {layer_span(names)} "
-                          f"of {len(ctx.learnable)} learnable"]))
-        return out
+        severity = "error" if len(dead) == len(learnable) else "warning"
+        return [self._finding(ctx, layer, run, severity, len(learnable)) for layer, run in dead]
+
+    def _finding(self, ctx: Context, layer: str, run: "_ZeroRun", severity: str, n_learnable: int):
+        span = (f"every displayed iteration ({run.n})" if run.all_zero else
+                f"every displayed iteration from {run.start[1]} on ({run.trailing} of {run.n})")
+        segment, iteration, line, blob = run.start
+        advice, settings = _advice(ctx, layer)
+        return self.finding(
+            f"{layer}: every param diff is exactly 0 in {span}: the layer does not learn",
+            severity=severity, advice=advice, settings=settings, segment=int(segment),
+            iteration=as_int(iteration), last_iteration=as_int(self.rows[layer].last_iteration), line=int(line),
+            phase="train", direction="backward", layer=layer, blob=blob, quantity="diff", value=0.0,
+            evidence=[f"{n_learnable} learnable layers (BatchNorm statistics and frozen layers not counted)"])
 
 
 class _ZeroRun:
-    """Per layer: how many iterations, whether all had only zero param diffs, and how many of
-    the last ones in a row did."""
+    """Per layer: how many iterations, whether all had only zero param diffs, how many of the
+    last ones in a row did, and where that trailing run starts (segment, iteration, line, blob)."""
 
-    __slots__ = ("n", "all_zero", "trailing")
+    __slots__ = ("n", "all_zero", "trailing", "start")
 
     def __init__(self) -> None:
         self.n, self.all_zero, self.trailing = 0, True, 0
+        self.start: tuple = (0, None, 0, "0")
 
-    def add(self, zero: np.ndarray) -> None:
+    def add(self, per_iteration: pd.DataFrame) -> None:
+        zero = ~per_iteration["nonzero"].to_numpy()
         if not len(zero):
             return
         self.n += len(zero)
         self.all_zero &= bool(zero.all())
         nonzero_at = np.flatnonzero(~zero)
-        self.trailing = self.trailing + len(zero) if not len(nonzero_at) else len(zero) - 1 - int(nonzero_at[-1])
+        first_of_run = 0 if not len(nonzero_at) else int(nonzero_at[-1]) + 1
+        if len(nonzero_at):
+            self.trailing = 0
+        if first_of_run < len(zero) and self.trailing == 0:
+            _, segment, iteration = per_iteration.index[first_of_run]
+            self.start = (segment, iteration, per_iteration["line"].iloc[first_of_run],
+                          per_iteration["blob"].iloc[first_of_run])
+        self.trailing += len(zero) - first_of_run
 
 
-def _advice(ctx: Context, layer: str) -> str:
-    params = ctx.layer_params(layer)
-    inner = layer_param_block(params)
-    bias = inner.get("bias_filler") if isinstance(inner.get("bias_filler"), dict) else {}
-    hints = []
+def _advice(ctx: Context, layer: str) -> tuple[str, list[str]]:
+    bias = filler(ctx.roles.params(layer), "bias_filler")
     if bias.get("type") == "constant" and as_float(bias.get("value")) < 0:
-        hints.append(f"{layer} uses bias_filler constant {bias.get('value')}: with ReLU above it "
-                     "every unit starts dead; use 0 or a small positive value")
-    hints.append("check the activations feeding it (dead ReLUs), lr_mult and propagate_down")
-    return "; ".join(hints)
+        return (f"{layer} uses bias_filler constant {bias.get('value')}: with ReLU above it every unit "
+                "starts dead; use 0 or a small positive value", ["bias_filler"])
+    above = [l for l in ctx.roles.aliases_of(layer) if ctx.roles.types.get(l) in ("ReLU", "PReLU", "ELU")]
+    if above:
+        return (f"{', '.join(above)} above it passes no gradient when its units are dead (see dead-activation); "
+                "else check lr_mult and propagate_down", [])
+    return "check the activations above it (dead ReLUs), lr_mult and propagate_down", ["lr_mult"]
