@@ -143,6 +143,7 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
               help="Override a rule threshold, e.g. exploding.value=1e9 (repeatable).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default=None,
               help="Exit 1 when a finding is at least this severe.  [default: error]")
+@click.option("-v", "--verbose", is_flag=True, help="After the causes, list every finding with its own fix.")
 @click.option("--follow", is_flag=True, help="Keep reading LOG as it grows; print findings as they appear.")
 @click.option("--fail-fast", is_flag=True, help="With --follow: exit 1 at the first error-level finding.")
 @POLL
@@ -150,16 +151,17 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
 @NO_CACHE
 @SHOW_SKIPPED
 @friendly_errors
-def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, follow, fail_fast, poll,
+def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, verbose, follow, fail_fast, poll,
              idle_timeout, no_cache, show_skipped) -> None:
-    """Find what went wrong in LOG: first NaN, exploding or vanishing gradients, dead ReLUs...
+    """Find what went wrong in LOG, and why: causes first (first NaN, divergence, an lr step,
+    dead ReLUs, saturation, weight decay, a loss at chance), each with the settings to change.
 
     Settings may also come from [tool.caffelog] in a pyproject.toml, or a caffelog.toml,
     next to LOG (select, ignore, fail-on, [thresholds.RULE] NAME = VALUE).
     Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad input or usage.
     """
     from .diagnose import Settings, load_settings, parse_threshold, worst_reaches
-    from .report import RENDERERS
+    from .report import RENDERERS, render_text
     cli = Settings(list(select), list(ignore), {}, fail_on)
     for text in threshold:
         rule, name, value = parse_threshold(text)
@@ -173,7 +175,7 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, follow, fai
     summary, findings = diagnose_cached(log, settings, use_cache=not no_cache, progress=fmt == "text")
     if show_skipped and summary.skipped.count:
         click.echo("skipped lines: " + " ".join(map(str, summary.skipped.lines)), err=True)
-    click.echo(RENDERERS[fmt](summary, findings))
+    click.echo(render_text(summary, findings, verbose) if fmt == "text" else RENDERERS[fmt](summary, findings))
     sys.exit(EXIT_FINDINGS if worst_reaches(findings, settings.fail_on or "error") else 0)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .findings import SEVERITY_RANK, Finding
+from .causes import group
+from .findings import SEVERITY_RANK, Finding, Findings
 from .log import CaffeLog
 from .reader import UsageError
 from .rules import RULES
@@ -116,16 +117,16 @@ class Diagnosis:
         ready, self.held, self.held_key = _split_last_iteration(*tables)
         self._fold(*ready)
 
-    def findings(self, net: pd.DataFrame, solver: dict | None, final: bool = True) -> list[Finding]:
-        """All findings, the first non-finite value first, then by severity and log line.
-        final=False (a log still growing): leave out the iteration still waiting for its
-        rest, and let more windows come."""
+    def findings(self, net: pd.DataFrame, solver: dict | None, final: bool = True) -> Findings:
+        """All findings, the first non-finite value first, then by severity and log line, with
+        their causes. final=False (a log still growing): leave out the iteration still waiting
+        for its rest, and let more windows come."""
         if final and self.held is not None:
             self._fold(*self.held)
             self.held = None
         ctx = Context(net, solver, self.facts)
-        found = [f for rule in self.rules for f in rule.check(ctx)]
-        return sorted(found, key=_order)
+        found = sorted((f for rule in self.rules for f in rule.check(ctx)), key=_order)
+        return Findings(found, group(found, ctx), ctx.roles.frozen)
 
     def _fold(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:
         if not (len(blobs) or len(scalars) or len(totals)):
@@ -136,7 +137,7 @@ class Diagnosis:
             rule.observe(w)
 
 
-def diagnose(log: CaffeLog, settings: Settings | None = None) -> list[Finding]:
+def diagnose(log: CaffeLog, settings: Settings | None = None) -> Findings:
     """All findings of a parsed log, the first non-finite value first, then by severity and line."""
     d = Diagnosis(settings)
     for window in windows_of(log):

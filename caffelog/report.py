@@ -6,7 +6,7 @@ import json
 from .findings import Finding
 from .log import CaffeLog
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 
 
 def _where(f: Finding) -> str:
@@ -34,28 +34,75 @@ def finding_lines(f: Finding) -> list[str]:
     return out
 
 
-def render_text(log: CaffeLog, findings: list[Finding]) -> str:
-    head = f"{_clean(log.source)}: {len(findings)} finding{'s' if len(findings) != 1 else ''}"
-    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
-    head += " (" + ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n) + ")" if findings else ""
-    lines = [head]
-    for f in findings:
-        lines.extend(finding_lines(f))
-    if not findings:
-        lines.append("no problems found")
+def render_text(log: CaffeLog, findings: list[Finding], verbose: bool = False) -> str:
+    """Causes first, a short paragraph each with their findings folded by rule; every finding
+    with its own fix after them when verbose. A healthy run says so in one line."""
+    causes = getattr(findings, "causes", [])
+    counts = {s: sum(c.severity == s for c in causes) for s in ("error", "warning", "info")}
+    if not counts["error"] and not counts["warning"]:
+        info = f" ({counts['info']} info)" if counts["info"] else ""
+        lines = [f"{_clean(log.source)}: healthy: no errors or warnings{info}"]
+    else:
+        tally = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
+        lines = [f"{_clean(log.source)}: {len(causes)} cause{'s' if len(causes) != 1 else ''} ({tally}) "
+                 f"from {len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    frozen = getattr(findings, "frozen", [])
+    if frozen:
+        lines.append(f"frozen (lr_mult 0, not trained on purpose): {_clean(', '.join(frozen))}")
+    for cause in causes:
+        lines.extend(cause_lines(cause, findings))
+    if verbose and findings:
+        lines.append("")
+        lines.append("every finding:")
+        for f in findings:
+            lines.extend(finding_lines(f))
     for w in log.warnings:
         lines.append(f"note: {_clean(w)}")
     return "\n".join(lines)
 
 
+def cause_lines(cause, findings: list[Finding]) -> list[str]:
+    """One cause: headline, its findings folded by rule, the fix and the settings to change."""
+    where = _where(Finding(rule="", severity="", message="", iteration=cause.iteration, line=cause.line))
+    out = [f"{cause.severity.upper():7} {cause.id:18} {where}", f"        {_clean(cause.headline)}"]
+    members = [findings[i] for i in cause.findings]
+    if len(members) > 1:
+        by_rule: dict[str, list[Finding]] = {}
+        for f in members:
+            by_rule.setdefault(f.rule, []).append(f)
+        for rule, fs in by_rule.items():
+            out.append(f"        - {rule}: {_clean(_fold(fs))}")
+    if cause.advice:
+        out.append(f"        fix: {_clean(cause.advice)}")
+    if cause.settings:
+        out.append(f"        settings: {_clean(', '.join(cause.settings))}")
+    return out
+
+
+def _fold(fs: list[Finding]) -> str:
+    """'ip1-ip3: every param diff is exactly 0 ...' for several per-layer findings of one rule."""
+    first = min(fs, key=lambda f: f.line if f.line is not None else 1 << 62)
+    if len(fs) == 1:
+        return first.message + (" [estimate]" if first.estimated else "")
+    from .rules.base import layer_span
+    starts: dict[object, list[str]] = {}
+    for f in sorted(fs, key=lambda f: f.line if f.line is not None else 1 << 62):
+        if f.layer:
+            starts.setdefault(f.iteration, []).append(str(f.layer))
+    layers = "; ".join(f"{layer_span(names)} from iteration {it}" for it, names in starts.items())
+    return f"{len(fs)} findings ({layers}); first (line {first.line}): {first.message}"
+
+
 def to_json(log: CaffeLog, findings: list[Finding]) -> str:
-    """Stable schema: {schema, source, lines, skipped, findings: [Finding fields...]}."""
+    """Stable schema: {schema, source, lines, skipped, warnings, frozen, causes, findings}."""
     return json.dumps({
         "schema": JSON_SCHEMA_VERSION,
         "source": log.source,
         "lines": log.n_lines,
         "skipped": log.skipped.count,
         "warnings": log.warnings,
+        "frozen": getattr(findings, "frozen", []),
+        "causes": [c.to_dict() for c in getattr(findings, "causes", [])],
         "findings": [f.to_dict() for f in findings],
     }, indent=2)
 
@@ -70,6 +117,13 @@ def _md(text) -> str:
 
 def render_markdown(log: CaffeLog, findings: list[Finding]) -> str:
     lines = [f"# caffelog diagnosis of {_md(log.source)}", ""]
+    causes = getattr(findings, "causes", [])
+    if causes:
+        lines += ["## Causes", ""]
+        for c in causes:
+            lines.append(f"- **{c.severity}** `{c.id}` (iteration {c.iteration}, line {c.line}): {_md(c.headline)}"
+                         + (f"; change: {_md(', '.join(c.settings))}" if c.settings else ""))
+        lines += ["", "## Findings", ""]
     if not findings:
         lines.append("No problems found.")
     else:
@@ -82,9 +136,8 @@ def render_markdown(log: CaffeLog, findings: list[Finding]) -> str:
                          f"{_md(f.layer or '')} | {_md(f.message)}"
                          + (" *(estimate)*" if f.estimated else "") + " |")
         lines += ["", "## What to do", ""]
-        for f in findings:
-            if f.advice:
-                lines.append(f"- **{f.rule}**{' ' + _md(f.layer) if f.layer else ''}: {_md(f.advice)}")
+        for advice in dict.fromkeys(c.advice for c in causes if c.advice) if causes else ():
+            lines.append(f"- {_md(advice)}")
     for w in log.warnings:
         lines += ["", f"> note: {_md(w)}"]
     return "\n".join(lines) + "\n"

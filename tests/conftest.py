@@ -24,10 +24,17 @@ REAL_LOGS = {
     "long_run_head": SAMPLES / "long_run" / "head40k.log.gz",
 }
 
+# runs made for the diagnosis (each folder's NOTES.md): tested by the diagnosis tests, not by
+# every parser test (the parser meets nothing new in them)
+DIAGNOSIS_LOGS = {name: SAMPLES / name / "train.log" for name in (
+    "chance_from_start", "dead_after_step", "batchnorm_healthy", "frozen_finetune", "healthy_rmsprop",
+    "nan_backward_sqrt", "lr_step_diverges", "healthy_adam_step", "weight_decay_high", "healthy_clipped")}
+ALL_LOGS = {**REAL_LOGS, **DIAGNOSIS_LOGS}
+
 
 @functools.lru_cache(maxsize=None)
 def parsed(name: str) -> caffelog.CaffeLog:
-    return caffelog.read_log(REAL_LOGS[name])
+    return caffelog.read_log(ALL_LOGS[name])
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +45,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 
 def log_line(name: str, number: int) -> str:
     """The text of one 1-based line of a real log (plain files only)."""
-    with open(REAL_LOGS[name], encoding="utf-8") as f:
+    with open(ALL_LOGS[name], encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if i == number:
                 return line.rstrip("\n")

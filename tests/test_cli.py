@@ -104,7 +104,10 @@ def test_solver_only_log_says_how_to_get_debug_info(tmp_path):
 
 def test_diagnose_exit_status_and_formats():
     r = run("diagnose", NAN)
-    assert r.exit_code == 1 and r.output.splitlines()[1].startswith("ERROR   non-finite")
+    assert r.exit_code == 1 and r.output.splitlines()[1].startswith("ERROR   divergence")
+    assert "first non-finite value: inf at iteration 37" in r.output
+    assert "ERROR   non-finite" not in r.output
+    assert "ERROR   non-finite" in run("diagnose", NAN, "--verbose").output
     assert run("diagnose", str(REAL_LOGS["healthy_conv"])).exit_code == 0
     vanishing = str(REAL_LOGS["vanishing_tanh"])
     assert run("diagnose", vanishing).exit_code == 0

@@ -120,12 +120,16 @@ def test_outputs_agree():
     log = parsed("dead_relu")
     f = diagnose(log)
     data = json.loads(to_json(log, f))
-    assert data["schema"] == 1 and len(data["findings"]) == len(f)
-    text, md = render_text(log, f), render_markdown(log, f)
+    assert data["schema"] == 2 and len(data["findings"]) == len(f)
+    text, verbose, md = render_text(log, f), render_text(log, f, verbose=True), render_markdown(log, f)
     for finding, row in zip(f, data["findings"]):
-        assert row["rule"] == finding.rule and row["line"] == finding.line
-        assert f"line {finding.line}" in text
+        assert row["rule"] == finding.rule and row["line"] == finding.line and row["cause"] == finding.cause
+        assert f"line {finding.line}" in verbose
         assert f"| {finding.line} |" in md
+    assert [c["id"] for c in data["causes"]] == [c.id for c in f.causes] == ["dead-init"]
+    assert sorted(i for c in data["causes"] for i in c["findings"]) == list(range(len(f)))
+    for cause in f.causes:
+        assert f"line {cause.line}" in text and cause.headline in text and f"`{cause.id}` (iteration {cause.iteration}, line {cause.line})" in md
 
 
 def test_json_keeps_nan_as_text(nan_explode):
@@ -137,7 +141,8 @@ def test_select_ignore_thresholds_and_config(tmp_path):
     log = parsed("nan_explode")
     only = diagnose(log, Settings(select=["exploding"], thresholds={"exploding": {"value": 1e30}}))
     assert {f.rule for f in only} == {"exploding"}
-    assert {f.layer for f in only if f.layer} == {"ip1", "relu3"}  # only these pass 1e30
+    (ip1,) = [f for f in only if f.layer]  # only ip1's blob passes 1e30; relu3 prints it in place
+    assert ip1.layer == "ip1" and "the same blob in relu3" in ip1.message
     assert "non-finite" not in {f.rule for f in diagnose(log, Settings(ignore=["non-finite"]))}
     with pytest.raises(UsageError):
         diagnose(log, Settings(select=["no-such-rule"]))

@@ -10,15 +10,17 @@ from caffelog import cache, stream
 from caffelog.diagnose import Diagnosis, Settings, diagnose
 from caffelog.rules import RULES
 from caffelog.rules.accumulate import EvenSample
-from conftest import REAL_LOGS, parsed
+from conftest import ALL_LOGS, REAL_LOGS, parsed
 from test_paths_agree import same
 
 # thresholds that make every rule speak on these logs, so that each rule's folding is checked
 LOUD = Settings(thresholds={
     "update-ratio": {"high": 1e-3, "low": 1e-2}, "vanishing": {"ratio": 0.5},
-    "tanh-saturation": {"level": 0.1}, "dead-activation": {"fraction": 0.1, "floor": 0.5},
+    "tanh-saturation": {"level": 0.1}, "dead-activation": {"min_run": 1, "floor": 0.5},
     "exploding": {"value": 1.0, "norm_growth": 1.5}, "zero-gradient": {"min_run": 1},
-    "loss-plateau": {"drop": 0.9}, "loss-divergence": {"factor": 1.01}})
+    "loss-plateau": {"drop": 0.9}, "loss-divergence": {"factor": 1.01, "undone": 0.0},
+    "weight-collapse": {"orders": 0.01}, "overfitting": {"rise": 0.0, "min_after": 1},
+    "loss-at-chance": {"tolerance": 10.0, "min_displays": 1, "min_fraction": 0.0}})
 
 
 def diagnose_in_windows(log, settings, cuts):
@@ -30,7 +32,7 @@ def diagnose_in_windows(log, settings, cuts):
     return d.findings(log.net, log.solver)
 
 
-@pytest.mark.parametrize("name", sorted(REAL_LOGS))
+@pytest.mark.parametrize("name", sorted(ALL_LOGS))
 def test_any_cut_gives_the_findings_of_the_whole(name):
     log = parsed(name)
     whole = [f.to_dict() for f in diagnose(log, LOUD)]
@@ -41,8 +43,8 @@ def test_any_cut_gives_the_findings_of_the_whole(name):
 
 
 def test_the_loud_settings_wake_every_rule_the_real_logs_can_show():
-    woken = {f.rule for name in REAL_LOGS for f in diagnose(parsed(name), LOUD)}
-    assert woken == set(RULES) - {"gradient-clipping"}  # no real log clips its gradients
+    woken = {f.rule for name in ALL_LOGS for f in diagnose(parsed(name), LOUD)}
+    assert woken == set(RULES)
 
 
 def test_even_sample_is_exact_below_its_size_and_even_above():
