@@ -83,8 +83,9 @@ class NetRoles:
         root = self.root.get(layer, layer)
         return [l for l, r in self.root.items() if r == root and l != layer]
 
-    def feeder(self, layer: str) -> str | None:
-        """The layer that computed this layer's first input blob (through in-place layers)."""
+    def feeder(self, layer: str, last: bool = False) -> str | None:
+        """The layer that computed this layer's first input blob: its first writer (the layer
+        with the weights and bias), or with last=True the in-place layer that wrote it last."""
         row = self.net[(self.net["layer"] == layer).to_numpy()]
         if not len(row) or not len(row["bottoms"].iloc[0]):
             return None
@@ -92,7 +93,7 @@ class NetRoles:
         index = row["index"].iloc[0]
         writers = self.net[self.net["tops"].map(lambda t: blob in t).to_numpy() & (self.net["index"] < index).to_numpy()]
         writers = writers[writers["layer"] != layer]
-        return str(writers["layer"].iloc[0]) if len(writers) else None
+        return str(writers["layer"].iloc[-1 if last else 0]) if len(writers) else None
 
     @cached_property
     def classes(self) -> int | None:

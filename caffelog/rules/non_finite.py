@@ -188,7 +188,7 @@ def _describe_layer(ctx: Context, layer: str) -> str:
     block = {k: v for k, v in layer_param_block(ctx.roles.params(layer)).items() if not isinstance(v, dict)}
     parts = [kind] if kind else []
     parts += [f"{k} {v}" for k, v in list(block.items())[:3]]
-    feeder = ctx.roles.feeder(layer)
+    feeder = ctx.roles.feeder(layer, last=True)
     if feeder:
         parts.append(f"input from {feeder} ({ctx.roles.types.get(feeder, '?')})")
     return f"{layer} ({', '.join(parts)})" if parts else layer
@@ -197,7 +197,7 @@ def _describe_layer(ctx: Context, layer: str) -> str:
 def _singular_advice(ctx: Context, layer: str) -> tuple[str, list[str]]:
     params = ctx.roles.params(layer)
     block_name = next((k for k, v in params.items() if k.endswith("_param") and isinstance(v, dict)), None)
-    feeder = ctx.roles.feeder(layer)
+    feeder = ctx.roles.feeder(layer, last=True)
     zeros = (f"; {feeder} ({ctx.roles.types.get(feeder)}) outputs exact zeros"
              if feeder and ctx.roles.types.get(feeder) in ("ReLU", "Pooling", "Dropout") else "")
     advice = (f"the derivative of {layer} is not finite at some input{zeros}: keep its input away from "
