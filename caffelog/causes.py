@@ -119,6 +119,16 @@ def _of(group_: list[Finding], rule: str, ctx: Context | None = None) -> list[st
     return sorted(names, key=lambda n: order.get(n, len(order)))
 
 
+def by_start(findings: list[Finding]) -> str:
+    """'relu2, relu3 from iteration 310; relu1 from iteration 590': layers grouped by when
+    their findings start, in log order."""
+    starts: dict[object, list[str]] = {}
+    for f in sorted(findings, key=lambda f: f.line if f.line is not None else 1 << 62):
+        if f.layer:
+            starts.setdefault(f.iteration, []).append(str(f.layer))
+    return "; ".join(f"{layer_span(names)} from iteration {it}" for it, names in starts.items())
+
+
 def _headline(cause_id: str, lead: Finding, group_: list[Finding], layers: list[str], ctx: Context) -> str:
     """One sentence: what went wrong, from when, and what set it off."""
     rules = {f.rule for f in group_}
@@ -130,13 +140,12 @@ def _headline(cause_id: str, lead: Finding, group_: list[Finding], layers: list[
             nf = next(f for f in group_ if f.rule == "non-finite")
             what = f"the run diverged to {fmt_value(nf.value or 0)} at iteration {nf.iteration} ({nf.layer or 'solver'}, line {nf.line})"
         elif "dead-activation" in rules:
-            dead = [f for f in group_ if f.rule == "dead-activation"]
-            what = f"{layer_span(_of(group_, 'dead-activation', ctx))} died (from iteration {min(f.iteration or 0 for f in dead)})"
+            what = f"units died ({by_start([f for f in group_ if f.rule == 'dead-activation'])})"
         elif "exploding" in rules:
             what = f"values exploded ({layer_span(_of(group_, 'exploding')) or 'All-net-params'})"
         else:
             what = "the loss diverged"
-        extra = " and the loss went back to chance" if "loss-at-chance" in rules else ""
+        extra = "; the loss went back to chance" if "loss-at-chance" in rules else ""
         return f"{trigger}; then {what}{extra}"
     if cause_id == "numerical-fault":
         return f"a numerical fault, not divergence: {lead.message.removeprefix('first non-finite value: ')}"

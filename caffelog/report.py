@@ -84,13 +84,8 @@ def _fold(fs: list[Finding]) -> str:
     first = min(fs, key=lambda f: f.line if f.line is not None else 1 << 62)
     if len(fs) == 1:
         return first.message + (" [estimate]" if first.estimated else "")
-    from .rules.base import layer_span
-    starts: dict[object, list[str]] = {}
-    for f in sorted(fs, key=lambda f: f.line if f.line is not None else 1 << 62):
-        if f.layer:
-            starts.setdefault(f.iteration, []).append(str(f.layer))
-    layers = "; ".join(f"{layer_span(names)} from iteration {it}" for it, names in starts.items())
-    return f"{len(fs)} findings ({layers}); first (line {first.line}): {first.message}"
+    from .causes import by_start
+    return f"{len(fs)} findings ({by_start(fs)}); first (line {first.line}): {first.message}"
 
 
 def to_json(log: CaffeLog, findings: list[Finding]) -> str:
