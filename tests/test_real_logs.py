@@ -271,3 +271,10 @@ def test_a_log_appended_twice_gives_two_segments():
     assert len(log.solvers) == 2 and set(log.net["segment"]) == {0, 1}
     loss = log.scalars[(log.scalars["name"] == "loss") & (log.scalars["source"] == "iteration")]
     assert loss.groupby("segment").size().tolist() == [51, 51]
+
+
+def test_finetuning_lines_are_understood():
+    """`Finetuning from` (solver.cpp:72) and `Ignoring source layer` (net.cpp:746), twice each in
+    frozen_finetune (NOTES.md: lines 326-328, 629-631), are start-up chatter, not skipped lines."""
+    log = parsed("frozen_finetune")
+    assert log.skipped.count == 0 and log.warnings == []
