@@ -106,17 +106,18 @@ def _lead(cause_id: str, group_: list[Finding]) -> Finding:
     return group_[0]
 
 
-def _layers(group_: list[Finding], ctx: Context) -> list[str]:
-    names = list(dict.fromkeys(str(f.layer) for f in group_ if f.layer))
+def _in_net_order(names: list[str], ctx: Context) -> list[str]:
     order = {name: i for i, name in enumerate(ctx.layer_order)}
     return sorted(names, key=lambda n: order.get(n, len(order)))
 
 
-def _of(group_: list[Finding], rule: str, ctx: Context | None = None) -> list[str]:
+def _layers(group_: list[Finding], ctx: Context) -> list[str]:
+    return _in_net_order(list(dict.fromkeys(str(f.layer) for f in group_ if f.layer)), ctx)
+
+
+def _of(group_: list[Finding], rule: str, ctx: Context) -> list[str]:
     """The layers of one rule's findings, in net order."""
-    names = [str(f.layer) for f in group_ if f.rule == rule and f.layer]
-    order = {name: i for i, name in enumerate(ctx.layer_order)} if ctx else {}
-    return sorted(names, key=lambda n: order.get(n, len(order)))
+    return _in_net_order([str(f.layer) for f in group_ if f.rule == rule and f.layer], ctx)
 
 
 def by_start(findings: list[Finding]) -> str:
@@ -142,7 +143,7 @@ def _headline(cause_id: str, lead: Finding, group_: list[Finding], layers: list[
         elif "dead-activation" in rules:
             what = f"units died ({by_start([f for f in group_ if f.rule == 'dead-activation'])})"
         elif "exploding" in rules:
-            what = f"values exploded ({layer_span(_of(group_, 'exploding')) or 'All-net-params'})"
+            what = f"values exploded ({layer_span(_of(group_, 'exploding', ctx)) or 'All-net-params'})"
         else:
             what = "the loss diverged"
         extra = "; the loss went back to chance" if "loss-at-chance" in rules else ""
@@ -160,7 +161,7 @@ def _headline(cause_id: str, lead: Finding, group_: list[Finding], layers: list[
         chance = "; the loss stays at chance" if "loss-at-chance" in rules else ""
         return f"saturated {layer_span(sat)} (tanh at +-1){tail}{chance}"
     if cause_id == "weight-decay":
-        return (f"weight_decay {ctx.knob('weight_decay')} shrinks the weights of {layer_span(_of(group_, 'weight-collapse'))} "
+        return (f"weight_decay {ctx.knob('weight_decay')} shrinks the weights of {layer_span(_of(group_, 'weight-collapse', ctx))} "
                 "to nothing" + ("; the loss stays at chance" if "loss-at-chance" in rules else ""))
     if cause_id == "no-learning":
         return (f"{lead.message.split(':')[0]} while the gradients look ordinary: the inputs carry no "

@@ -271,6 +271,11 @@ class Context:
         lr = self.knob("base_lr")
         return f"base_lr is {lr} with lr_policy {self.knob('lr_policy', 'fixed')}" if lr is not None else "the lr"
 
+    def clip_words(self) -> str:
+        """What to do with clip_gradients, as advice says it."""
+        clip = self.knob("clip_gradients")
+        return f"clip_gradients is {clip}: lower it" if clip else "set clip_gradients (e.g. 10)"
+
     def divergence_cause(self, segment: int = 0, iteration=None) -> str:
         """'lr-increase' when an lr step raised the lr before `iteration`, else 'divergence'."""
         return "lr-increase" if self.schedule.rise_before(segment, iteration) is not None else "divergence"

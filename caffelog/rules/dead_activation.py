@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .accumulate import layer_codes
-from .base import Context, Rule, Window, as_float, as_int, fmt_value, layer_span
-from .values import filler
+from .base import Context, Rule, Window, as_int, fmt_value, layer_span
 
 
 class DeadActivation(Rule):
@@ -125,11 +124,10 @@ class _Trail:
 def _advice(ctx: Context, layer: str, first: pd.Series) -> tuple[str, list[str]]:
     """What killed it: a negative bias_filler in the layer feeding it, or an lr step before it."""
     feeder = ctx.roles.feeder(layer)
-    if feeder:
-        bias = filler(ctx.roles.params(feeder), "bias_filler")
-        if bias.get("type") == "constant" and as_float(bias.get("value")) < 0:
-            return (f"{feeder} (feeding {layer}) uses bias_filler constant {bias.get('value')}: use 0 or a "
-                    "small positive value", ["bias_filler"])
+    bias = ctx.roles.negative_bias(feeder) if feeder else None
+    if bias is not None:
+        return (f"{feeder} (feeding {layer}) uses bias_filler constant {bias}: use 0 or a small positive value",
+                ["bias_filler"])
     segment, iteration = int(first["segment"]), as_int(first["iteration"])
     rise = ctx.schedule.rise_before(segment, iteration)
     if rise is not None:

@@ -102,7 +102,5 @@ class Exploding(Rule):
 
 def _advice(ctx: Context, row: pd.Series) -> tuple[str, list[str]]:
     segment, iteration = int(row["segment"]), as_int(row["iteration"])
-    clip = ctx.knob("clip_gradients")
-    clip_part = f"clip_gradients is {clip}: lower it" if clip else "set clip_gradients (e.g. 10)"
-    return (f"{ctx.lr_words(segment, iteration)}: try 10-100x lower, or {clip_part}",
+    return (f"{ctx.lr_words(segment, iteration)}: try 10-100x lower, or {ctx.clip_words()}",
             [*ctx.lr_settings(segment, iteration), "clip_gradients"])

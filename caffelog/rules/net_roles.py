@@ -13,7 +13,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from .values import as_float, as_list
+from .values import as_float, as_list, filler
 
 STATISTICS_ONLY = {"BatchNorm"}  # param blobs are running means/variances, never a gradient's
 SOFTMAX_LOSSES = {"SoftmaxWithLoss"}
@@ -48,6 +48,11 @@ class NetRoles:
             if zero_lr or silent:
                 out.append(str(layer))
         return out
+
+    def negative_bias(self, layer: str) -> str | None:
+        """The value of a constant bias_filler below 0 (as printed), which starts ReLUs dead."""
+        bias = filler(self.params(layer), "bias_filler")
+        return str(bias.get("value")) if bias.get("type") == "constant" and as_float(bias.get("value")) < 0 else None
 
     def statistics_only(self, layer: str) -> bool:
         return self.types.get(layer) in STATISTICS_ONLY

@@ -212,8 +212,5 @@ def _advice(ctx: Context, diverged: bool | None, r: pd.Series) -> tuple[str, lis
         return ((f"look at {layer}'s inputs and operation" if layer else "look at the inputs") +
                 " (log of 0, division, a bad sample); a lower learning rate will not fix a numerical fault",
                 [])
-    clip = ctx.knob("clip_gradients")
-    lr = ctx.lr_words(segment, iteration)
-    parts = [f"{lr}: try 10x lower"]
-    parts.append(f"clip_gradients is {clip}: lower it" if clip else "set clip_gradients (e.g. 10)")
-    return "; ".join(parts), [*ctx.lr_settings(segment, iteration), "clip_gradients"]
+    return (f"{ctx.lr_words(segment, iteration)}: try 10x lower; {ctx.clip_words()}",
+            [*ctx.lr_settings(segment, iteration), "clip_gradients"])

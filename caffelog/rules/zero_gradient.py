@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .accumulate import LayerSpans
-from .base import Context, Rule, Window, as_float, as_int
-from .values import filler
+from .base import Context, Rule, Window, as_int
 
 
 class ZeroGradient(Rule):
@@ -100,10 +99,10 @@ class _ZeroRun:
 
 
 def _advice(ctx: Context, layer: str) -> tuple[str, list[str]]:
-    bias = filler(ctx.roles.params(layer), "bias_filler")
-    if bias.get("type") == "constant" and as_float(bias.get("value")) < 0:
-        return (f"{layer} uses bias_filler constant {bias.get('value')}: with ReLU above it every unit "
-                "starts dead; use 0 or a small positive value", ["bias_filler"])
+    bias = ctx.roles.negative_bias(layer)
+    if bias is not None:
+        return (f"{layer} uses bias_filler constant {bias}: with ReLU above it every unit starts dead; use 0 "
+                "or a small positive value", ["bias_filler"])
     above = [l for l in ctx.roles.aliases_of(layer) if ctx.roles.types.get(l) in ("ReLU", "PReLU", "ELU")]
     if above:
         return (f"{', '.join(above)} above it passes no gradient when its units are dead (see dead-activation); "
