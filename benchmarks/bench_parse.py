@@ -44,26 +44,28 @@ METHODS = {
         work="df = h.parse(sys.argv[1])", tables="df.memory_usage(deep=True).sum()"),
         "{log}", str(BASELINE.parent)],
     "caffelog 1 process": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=1)", tables=_TABLES),
+        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=1)",
+        tables=_TABLES),
         "{log}"],
     "caffelog 2 processes": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=2)", tables=_TABLES),
+        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=2)",
+        tables=_TABLES),
         "{log}"],
     "caffelog parse -o DIR": [sys.executable, "-c", _TIMED.format(
-        setup="import tempfile; from caffelog.stream import write_tables",
+        setup="import tempfile; from caffelog.api import write_tables",
         work="write_tables(sys.argv[1], tempfile.mkdtemp(dir=sys.argv[2]))", tables=0),
         "{log}", "{tmp}"],
     "read_log + diagnose": [sys.executable, "-c", _TIMED.format(
         setup="import caffelog; caffelog.read_log; from caffelog.diagnose import diagnose",
         work="log = caffelog.read_log(sys.argv[1]); findings = diagnose(log)", tables=_TABLES), "{log}"],
     "caffelog diagnose": [sys.executable, "-c", _TIMED.format(  # what the CLI does: streamed
-        setup="from caffelog.cache import diagnose_cached; import caffelog.stream",
-        work="diagnose_cached(sys.argv[1], use_cache=False)", tables=0), "{log}"],
+        setup="from caffelog.api import diagnose_source; import caffelog.tables.windows",
+        work="diagnose_source(sys.argv[1], use_cache=False)", tables=0), "{log}"],
     "diagnose, cached": [sys.executable, "-c", _TIMED.format(  # a batch of rows at a time
-        setup="from caffelog.cache import diagnose_cached; import caffelog.stream",
-        work="diagnose_cached(sys.argv[1])", tables=0), "{log}"],
+        setup="from caffelog.api import diagnose_source; import caffelog.tables.windows",
+        work="diagnose_source(sys.argv[1], use_cache=True)", tables=0), "{log}"],
     "caffelog cached": [sys.executable, "-c", _TIMED.format(
-        setup="from caffelog.cache import read_log_cached", work="log = read_log_cached(sys.argv[1])",
+        setup="from caffelog.api import load", work="log = load(sys.argv[1])",
         tables=_TABLES), "{log}"],
 }
 
@@ -84,8 +86,8 @@ def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
 def make_big(source: Path, target: Path, gigabytes: float) -> None:
     """Repeat long_run's training iterations with renumbered iterations up to the size asked."""
     lines = source.read_text().splitlines(keepends=True)
-    start = next(i for i, l in enumerate(lines) if "Iteration 0, Testing net" in l)
-    end = next(i for i, l in enumerate(lines) if "Optimization Done." in l)
+    start = next(i for i, text in enumerate(lines) if "Iteration 0, Testing net" in text)
+    end = next(i for i, text in enumerate(lines) if "Optimization Done." in text)
     head, body, tail = lines[:start], lines[start:end], lines[end:]
     iteration = re.compile(r"(Iteration )(\d+)")
     body_text = "".join(body)
@@ -103,7 +105,8 @@ def bench(log: Path, title: str, methods: list[str], repeat: int = 1) -> None:
     """Each method `repeat` times: the fastest run's seconds (the machine's noise only ever
     adds time), and the largest peak RSS of all runs."""
     size = log.stat().st_size
-    n_lines = sum(1 for _ in open(log, "rb"))
+    with open(log, "rb") as f:
+        n_lines = sum(1 for _ in f)
     runs = f"best of {repeat} runs, largest peak RSS" if repeat > 1 else "one run"
     print(f"\n{title}: {size / 1e6:,.1f} MB, {n_lines:,} lines ({runs})")
     print(f"{'method':22} {'parse s':>8} {'MB/s':>7} {'lines/s':>11} {'wall s':>7} {'wall MB/s':>9} "

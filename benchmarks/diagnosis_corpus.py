@@ -91,8 +91,8 @@ def _field(finding, key: str):
 
 
 def diagnose_path(path: Path):
-    from caffelog.cache import diagnose_cached
-    _, findings = diagnose_cached(str(path), use_cache=False)
+    from caffelog.api import diagnose_source
+    _, findings = diagnose_source(str(path))
     return findings
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import caffelog  # noqa: E402
-from caffelog.diagnose import diagnose  # noqa: E402
 from damage import DAMAGES, check_nothing_good_lost, damage  # noqa: E402
+
+import caffelog  # noqa: E402
+from caffelog.diagnose.diagnosis import diagnose  # noqa: E402
 
 LOGS = ["iter_size_shared/train.log", "dead_relu/train.log", "healthy_conv_legacy2015/train.log",
         "nan_explode/train.log", "vanishing_tanh/train.log", "healthy_conv/train.log"]

@@ -3,17 +3,22 @@
     import caffelog
     log = caffelog.read_log("train.log")      # also .gz, '-', a file object, or lines
     log.blobs, log.totals, log.scalars, log.net, log.solver, log.skipped
+    from caffelog.diagnose import diagnose
+    diagnose(log)                               # findings, grouped into causes
 
 The names below load on first use, so `caffelog --help` does not wait for pandas.
 """
-from .reader import LogInputError
+from caffelog.errors import LogInputError, UsageError
+from caffelog.version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["CaffeLog", "LogInputError", "read_log", "__version__"]
+__all__ = ["CaffeLog", "LogInputError", "UsageError", "read_log", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("CaffeLog", "read_log"):
-        from . import log
-        return getattr(log, name)
+    if name == "CaffeLog":
+        from caffelog.tables.caffe_log import CaffeLog
+        return CaffeLog
+    if name == "read_log":
+        from caffelog.engines import read_log
+        return read_log
     raise AttributeError(f"module 'caffelog' has no attribute {name!r}")

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__
-from .reader import LogInputError, UsageError
+from caffelog.errors import LogInputError, UsageError
+from caffelog.version import __version__
 
 if TYPE_CHECKING:
-    from .log import CaffeLog
+    from caffelog.tables.caffe_log import CaffeLog, LogSummary
 
 # CaffeLog.TABLES, spelled out so that --help needs no pandas (tests/test_cli.py checks it)
 TABLES = ("blobs", "totals", "scalars", "net")
@@ -51,11 +51,11 @@ def load(path: str, use_cache: bool = True, quiet: bool = False,
          layers: list[str] | None = None) -> CaffeLog:
     """Read a log, with a progress bar on a terminal and the parse cache unless disabled
     (from the cache, only the blobs rows of `layers` if given)."""
-    from .cache import read_log_cached
-    return read_log_cached(path, use_cache=use_cache, progress=not quiet, layers=layers)
+    from caffelog.api import load as load_log
+    return load_log(path, use_cache=use_cache, progress=not quiet, layers=layers)
 
 
-def _warn(log: CaffeLog, show_skipped: bool = False) -> None:
+def _warn(log: LogSummary, show_skipped: bool = False) -> None:
     for warning in log.warnings:
         click.echo(f"caffelog: warning: {warning}", err=True)
     if show_skipped and log.skipped.count:
@@ -105,32 +105,20 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
       caffelog parse train.log -o blobs.csv --table blobs
       zcat train.log.gz | caffelog parse - -o -
     """
-    from .summary import summarize
+    from caffelog.output.summary import summarize
     if follow:
-        from .live import stream_rows
+        from caffelog.output.live_rows import stream_rows
         stream_rows(log, poll, idle_timeout)
         return
-    if output and output != "-" and (output.endswith(os.sep) or os.path.isdir(output)
-                                     or not os.path.splitext(output)[1]):
-        from .cache import progress_bar
-        from .stream import write_tables  # every table, in bounded memory, as the log streams
-        with progress_bar(log) as update:
-            result = write_tables(log, output, force=force, progress=update)
-        for warning in result.warnings:
-            click.echo(f"caffelog: warning: {warning}", err=True)
-        for path in result.written:
-            click.echo(path)
-        return
-    from .export import write_table
-    parsed = load(log, use_cache=not no_cache, quiet=output == "-")
-    _warn(parsed, show_skipped)
     if output is None:
+        parsed = load(log, use_cache=not no_cache)
+        _warn(parsed, show_skipped)
         click.echo(summarize(parsed))
-    elif output == "-":
-        write_table(parsed.table(table), "-")
-    else:
-        write_table(parsed.table(table), output, force=force)
-        click.echo(output)
+        return
+    from caffelog.api import export
+    for path in export(log, output, table, force=force, use_cache=not no_cache,
+                       on_read=lambda summary: _warn(summary, show_skipped)):
+        click.echo(path)
 
 
 @main.command()
@@ -160,19 +148,20 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, verbose, fo
     next to LOG (select, ignore, fail-on, [thresholds.RULE] NAME = VALUE).
     Exit status: 0 nothing reached --fail-on, 1 something did, 2 bad input or usage.
     """
-    from .diagnose import Settings, load_settings, parse_threshold, worst_reaches
-    from .report import RENDERERS, render_text
+    from caffelog.diagnose.diagnosis import worst_reaches
+    from caffelog.diagnose.report import RENDERERS, render_text
+    from caffelog.diagnose.settings import Settings, load_settings, parse_threshold
     cli = Settings(list(select), list(ignore), {}, fail_on)
     for text in threshold:
         rule, name, value = parse_threshold(text)
         cli.thresholds.setdefault(rule, {})[name] = value
     settings = load_settings(log).merged(cli)
     if follow:
-        from .live import diagnose_live
+        from caffelog.diagnose.live import diagnose_live
         worst = diagnose_live(log, settings, fmt, fail_fast, poll, idle_timeout)
         sys.exit(EXIT_FINDINGS if worst else 0)
-    from .cache import diagnose_cached
-    summary, findings = diagnose_cached(log, settings, use_cache=not no_cache, progress=fmt == "text")
+    from caffelog.api import diagnose_source
+    summary, findings = diagnose_source(log, settings, use_cache=not no_cache, progress=fmt == "text")
     if show_skipped and summary.skipped.count:
         click.echo("skipped lines: " + " ".join(map(str, summary.skipped.lines)), err=True)
     click.echo(render_text(summary, findings, verbose) if fmt == "text" else RENDERERS[fmt](summary, findings))
@@ -209,7 +198,7 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
 
     Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden.
     """
-    from . import plot as plots
+    from caffelog.output import plot as plots
     series_of = list(layers) if layers and not (heatmap or scalars) else None
     parsed = [load(p, use_cache=not no_cache, layers=series_of) for p in logs]
     for one in parsed:
@@ -219,17 +208,13 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
     elif scalars:
         fig, what = plots.plot_scalars(parsed), "scalars"
     else:
-        sel = plots.Selection(list(layers), quantity, phase, direction, role, blob, segment)
-        what = "-".join(layers) or sel.describe()
-        if not layers and not any((quantity, direction, role, blob)):
-            sel.quantity, sel.role, sel.blob = "diff", "param", "0"  # the classic: weight gradients
-            what = "weight-diffs"
+        sel, what = plots.default_selection(list(layers), quantity, phase, direction, role, blob, segment)
         fig = plots.plot_series(parsed, sel)
     if show:
         plots.show(fig)
         return
     target = output or plots.default_name(parsed[0].source, what)
-    from .export import save_figure
+    from caffelog.output.export import save_figure
     save_figure(fig, target, force=force)
     click.echo(target)
 
@@ -238,11 +223,12 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
 def list_rules() -> None:
     """List the diagnosis rules with what they detect and their thresholds."""
     import inspect
-    from .rules import RULES
+
+    from caffelog.diagnose.rules import RULES
     for rule in RULES.values():
         defaults = ", ".join(f"{k}={v:g}" for k, v in rule.thresholds.items()) or "no thresholds"
         click.echo(f"{rule.id} ({rule.severity}; {defaults})")
-        for line in inspect.getdoc(rule).splitlines():
+        for line in (inspect.getdoc(rule) or "").splitlines():
             click.echo(f"    {line}")
         click.echo()
 
@@ -255,7 +241,7 @@ def cache() -> None:
 @cache.command("clear")
 def cache_clear() -> None:
     """Remove every cached parse."""
-    from .cache import cache_dir, clear
+    from caffelog.tables.cache import cache_dir, clear
     click.echo(f"removed {clear()} cached parses from {cache_dir()}")
 
 
@@ -268,6 +254,7 @@ def entry() -> None:
     otherwise walk many times over (a tenth of a second).
     """
     gc.set_threshold(100_000, 50, 1000)
+    code: str | int | None
     try:
         main()
         code = 0

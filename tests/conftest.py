@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,31 @@ DIAGNOSIS_LOGS = {name: SAMPLES / name / "train.log" for name in (
     "nan_backward_sqrt", "lr_step_diverges", "healthy_adam_step", "weight_decay_high", "healthy_clipped")}
 ALL_LOGS = {**REAL_LOGS, **DIAGNOSIS_LOGS}
 
+# `make test-long` (CAFFELOG_LONG=1) runs the exhaustive campaigns: every real log on every
+# engine, every log cut into windows, long fuzzing. `make test` runs them on a few logs that
+# between them show every feature of the log language the parser meets.
+LONG = os.environ.get("CAFFELOG_LONG") == "1"
+long_only = __import__("pytest").mark.skipif(not LONG, reason="exhaustive: make test-long")
+ENGINE_LOGS = sorted(REAL_LOGS) if LONG else [
+    "iter_size_shared",         # iter_size, shared params, [Update] lines
+    "healthy_conv_legacy2015",  # a 2015 build's lines
+    "nan_explode",              # nan/inf, test phases, a crash
+    "vanishing_tanh_error",     # glog's ERROR file: All-net-params lines only
+]
+CUT_LOGS = sorted(ALL_LOGS) if LONG else ["iter_size_shared", "nan_explode",
+                                          "frozen_finetune"]
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def parsed(name: str) -> caffelog.CaffeLog:
     return caffelog.read_log(ALL_LOGS[name])
+
+
+@functools.cache
+def diagnosed(name: str):
+    """The findings of a real log with the default settings (read-only: shared by tests)."""
+    from caffelog.diagnose import diagnose
+    return diagnose(parsed(name))
 
 
 @pytest.fixture(autouse=True)

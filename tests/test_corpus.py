@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ALL_LOGS, diagnosed, parsed
 
-from caffelog.diagnose import diagnose
-from caffelog.report import render_text
-from conftest import ALL_LOGS, parsed
+from caffelog.diagnose.diagnosis import diagnose
+from caffelog.diagnose.report import render_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import diagnosis_corpus as corpus  # noqa: E402
@@ -21,7 +21,7 @@ BY_PATH = {path.resolve(): name for name, path in ALL_LOGS.items()}
 @pytest.mark.parametrize(("name", "path", "expected"), RUNS, ids=[r[0] for r in RUNS])
 def test_corpus_run_has_every_expectation_and_no_false_alarm(name, path, expected):
     key = BY_PATH.get(path.resolve())
-    findings = diagnose(parsed(key)) if key else corpus.diagnose_path(path)
+    findings = diagnosed(key) if key else corpus.diagnose_path(path)
     row = corpus.judge(name, findings, expected)
     assert (row.missed, row.false_alarms) == ([], [])
     assert row.found == row.expected
@@ -43,8 +43,8 @@ def test_nan_explode_reads_as_one_short_cause():
 
 @pytest.mark.parametrize("name", sorted(ALL_LOGS))
 def test_no_fix_text_is_repeated_verbatim(name):
-    log = parsed(name)
-    fixes = [line.strip() for line in render_text(log, diagnose(log)).splitlines() if line.strip().startswith("fix:")]
+    fixes = [line.strip() for line in render_text(parsed(name), diagnosed(name)).splitlines()
+             if line.strip().startswith("fix:")]
     assert len(fixes) == len(set(fixes))
 
 

@@ -8,11 +8,13 @@ import threading
 import time
 
 import pandas as pd
+from conftest import REAL_LOGS
 
 import caffelog
-from caffelog.diagnose import diagnose
-from caffelog.follow import Tail, follow
-from conftest import REAL_LOGS
+from caffelog import engines
+from caffelog.diagnose import diagnose_windows
+from caffelog.diagnose.diagnosis import diagnose
+from caffelog.source.tail import Tail
 
 
 def writer(path, steps, pause=0.15):
@@ -25,6 +27,27 @@ def writer(path, steps, pause=0.15):
     t = threading.Thread(target=run)
     t.start()
     return t
+
+
+
+def follow_all(path, poll=0.05, idle_timeout=1.0):
+    """Every update engines.follow gives, and the windows since the last restart."""
+    updates, parts = [], []
+    for update in engines.follow(str(path), poll, idle_timeout):
+        if update.restarted:
+            parts.clear()
+        updates.append(update)
+        if update.tables is not None:
+            parts.append(update.tables)
+    return updates, parts
+
+
+def blobs_of(parts):
+    return pd.concat([p[0] for p in parts], ignore_index=True)
+
+
+def findings_of(parts, stream):
+    return diagnose_windows(parts, stream.net, stream.solvers)
 
 
 def test_tail_waits_for_the_newline(tmp_path):
@@ -47,15 +70,15 @@ def test_follow_sees_rows_and_findings_as_they_arrive(tmp_path):
     path = tmp_path / "train.log"
     path.write_bytes(b"")
     t = writer(path, [("a", first), ("a", rest[:cut]), ("a", rest[cut:])])
-    seen = []
-    final = follow(str(path), lambda log, restarted: seen.append(log) or True, poll=0.05, idle_timeout=1.0)
+    updates, parts = follow_all(path)
     t.join()
-    assert len(seen) >= 2  # grew in steps
+    grew = [u for u in updates if u.tables is not None and len(u.tables[0])]
+    assert len(grew) >= 2  # grew in steps
     whole = caffelog.read_log(b"".join(lines[:2700]).decode().splitlines(keepends=True))
-    pd.testing.assert_frame_equal(final.blobs, whole.blobs, check_categorical=False)
-    top = diagnose(final)[0]
+    pd.testing.assert_frame_equal(blobs_of(parts), whole.blobs, check_categorical=False)
+    top = findings_of(parts, updates[-1].stream)[0]
     assert (top.rule, top.line, top.layer) == ("non-finite", 2655, "ip2")
-    early = diagnose(seen[0])
+    early = findings_of(parts[:1], updates[-1].stream)
     assert "non-finite" not in {f.rule for f in early} and "exploding" in {f.rule for f in early}
 
 
@@ -65,14 +88,12 @@ def test_follow_starts_over_after_truncation(tmp_path):
     path = tmp_path / "train.log"
     path.write_bytes(b"".join(nan[:900]))
     t = writer(path, [("a", b"".join(nan[900:1000])), ("w", healthy)], pause=0.3)
-    restarts = []
-    final = follow(str(path), lambda log, restarted: restarts.append(restarted) or True,
-                   poll=0.05, idle_timeout=1.0)
+    updates, parts = follow_all(path)
     t.join()
-    assert True in restarts
+    assert any(u.restarted for u in updates)
     whole = caffelog.read_log(REAL_LOGS["iter_size_shared"])
-    pd.testing.assert_frame_equal(final.blobs, whole.blobs, check_categorical=False)
-    assert [f for f in diagnose(final) if f.severity != "info"] == []
+    pd.testing.assert_frame_equal(blobs_of(parts), whole.blobs, check_categorical=False)
+    assert [f for f in findings_of(parts, updates[-1].stream) if f.severity != "info"] == []
 
 
 def test_cli_fail_fast_stops_a_run_at_the_first_error(tmp_path):
@@ -86,7 +107,7 @@ def test_cli_fail_fast_stops_a_run_at_the_first_error(tmp_path):
     t.join()
     assert r.returncode == 1
     assert r.stdout.splitlines()[0].startswith("ERROR   exploding")
-    assert len([l for l in r.stdout.splitlines() if l.startswith("ERROR")]) == 1
+    assert len([line for line in r.stdout.splitlines() if line.startswith("ERROR")]) == 1
 
 
 def test_cli_parse_follow_streams_attributed_rows(tmp_path):
@@ -114,12 +135,10 @@ def test_follow_survives_rotation(tmp_path):
 
     t = threading.Thread(target=rotate)
     t.start()
-    restarts = []
-    final = follow(str(path), lambda log, restarted: restarts.append(restarted) or True,
-                   poll=0.05, idle_timeout=1.0)
+    updates, parts = follow_all(path)
     t.join()
-    assert True in restarts
-    pd.testing.assert_frame_equal(final.blobs, caffelog.read_log(REAL_LOGS["iter_size_shared"]).blobs,
+    assert any(u.restarted for u in updates)
+    pd.testing.assert_frame_equal(blobs_of(parts), caffelog.read_log(REAL_LOGS["iter_size_shared"]).blobs,
                                   check_categorical=False)
 
 

@@ -16,7 +16,7 @@ def test_wheel_carries_the_grammar_and_parses_from_it(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         assert "caffelog/grammars/caffe.lark" in z.namelist()
         z.extractall(tmp_path / "site")
-    code = ("import caffelog, caffelog.parser as p, sys; "
+    code = ("import caffelog, caffelog.parse.grammar as p, sys; "
             "assert str(p.grammar_path()).startswith(sys.argv[1]), p.grammar_path(); "
             "print(len(caffelog.read_log(sys.argv[2]).blobs))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site"),

@@ -8,16 +8,16 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-from caffelog import plot as plots
-from caffelog.cli import main
-from caffelog.reader import UsageError
 from conftest import REAL_LOGS, parsed
+
+from caffelog.cli import main
+from caffelog.errors import UsageError
+from caffelog.output import plot as plots
 
 
 def lines_by_label(fig):
     ax = fig.axes[0]
-    return {l.get_label(): l for l in ax.get_lines() if not l.get_label().startswith("_")}
+    return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
 
 
 def test_layer_selection_labels_and_data():
@@ -59,7 +59,7 @@ def test_nonfinite_and_zero_points_are_markers_not_gaps():
 
 def test_default_selection_is_weight_diffs_one_line_per_layer():
     fig = plots.plot_series([parsed("vanishing_tanh")], plots.Selection([], "diff", role="param", blob="0"))
-    assert list(lines_by_label(fig)) == [f"{l} / param 0 / diff" for l in
+    assert list(lines_by_label(fig)) == [f"{layer} / param 0 / diff" for layer in
                                         ["ip1", "ip2", "ip3", "ip4", "ip5", "ip_out"]]
 
 
@@ -80,7 +80,7 @@ def test_two_runs_share_the_axes():
     fig = plots.plot_series([parsed("healthy_conv"), parsed("healthy_conv_legacy2015")],
                             plots.Selection(["ip2"], quantity="diff", role="param", blob="0"))
     labels = list(lines_by_label(fig))
-    assert len(labels) == 2 and all("ip2 / param 0 / diff [" in l for l in labels)
+    assert len(labels) == 2 and all("ip2 / param 0 / diff [" in name for name in labels)
 
 
 def test_unknown_layer_lists_close_matches_first():

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REAL_LOGS, log_line, parsed
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import ast
-import io
+import functools
 import gzip
+import io
 import json
 import math
 import subprocess
@@ -13,18 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import LONG, REAL_LOGS, parsed
+from damage import DAMAGES, check_nothing_good_lost, damage, parse_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import caffelog
-from caffelog.diagnose import diagnose
-from caffelog.report import render_markdown, render_text
-from conftest import REAL_LOGS
-from damage import DAMAGES, check_nothing_good_lost, damage, parse_bytes
+from caffelog.diagnose.diagnosis import diagnose
+from caffelog.diagnose.report import render_markdown, render_text
 
 SMALL = ["iter_size_shared", "dead_relu", "healthy_conv_legacy2015", "nan_explode"]
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=100 if LONG else 10, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(SMALL), seed=st.integers(0, 2**32 - 1),
        kinds=st.lists(st.sampled_from(sorted(DAMAGES)), min_size=1, max_size=3, unique=True),
@@ -32,7 +34,7 @@ SMALL = ["iter_size_shared", "dead_relu", "healthy_conv_legacy2015", "nan_explod
 def test_damage_never_crashes_and_keeps_every_intact_record(name, seed, kinds, count):
     original = REAL_LOGS[name].read_bytes()
     data, hit = damage(original, seed, kinds, count)
-    got = check_nothing_good_lost(caffelog.read_log(REAL_LOGS[name]), original, data, hit)
+    got = check_nothing_good_lost(parsed(name), original, data, hit)
     diagnose(got)  # rules cope with whatever survived
 
 
@@ -67,7 +69,7 @@ def test_interleaved_logs_keep_every_record():
     b = REAL_LOGS["iter_size_shared"].read_bytes().splitlines(keepends=True)
     mixed = [x for pair in zip(a, b) for x in pair] + a[len(b):] + b[len(a):]
     log = parse_bytes(b"".join(mixed))
-    total = len(caffelog.read_log(REAL_LOGS["dead_relu"]).blobs) + len(caffelog.read_log(REAL_LOGS["iter_size_shared"]).blobs)
+    total = sum(len(caffelog.read_log(REAL_LOGS[name]).blobs) for name in ("dead_relu", "iter_size_shared"))
     assert len(log.blobs) == total
     render_text(log, diagnose(log))
 
@@ -135,7 +137,7 @@ def test_names_survive_every_format(tmp_path):
     csv = pd.read_csv(tmp_path / "b.csv", dtype={"layer": str, "blob": str}, keep_default_na=False)
     assert list(csv["layer"]) == NAMES
     assert list(pd.read_parquet(tmp_path / "b.parquet")["layer"]) == NAMES
-    js = [json.loads(l) for l in (tmp_path / "b.json").read_text().splitlines()]
+    js = [json.loads(line) for line in (tmp_path / "b.json").read_text().splitlines()]
     assert [j["layer"] for j in js] == NAMES
 
 
@@ -167,28 +169,33 @@ def test_fuzz_corpus(name, seed, kinds, count):
     path = Path(__file__).parent.parent / "sample_logs" / name
     original = path.read_bytes()
     data, hit = damage(original, seed, kinds, count)
-    diagnose(check_nothing_good_lost(caffelog.read_log(path), original, data, hit))
+    diagnose(check_nothing_good_lost(_original(path), original, data, hit))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@functools.cache
+def _original(path: Path) -> caffelog.CaffeLog:
+    return caffelog.read_log(path)
+
+
+@settings(max_examples=40 if LONG else 6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(["dead_relu", "nan_explode", "healthy_conv_legacy2015"]),
        seed=st.integers(0, 2**32 - 1), kinds=st.sets(st.sampled_from(["flip", "nul", "utf8"]), min_size=1))
 def test_a_damaged_line_is_kept_or_skipped_whatever_the_chunking(name, seed, kinds):
     """Whether a damaged line is understood must not depend on which lines the shape caches
     saw before it: cut into 4 kB chunks, the log gives the tables of one chunk (a damaged
     prefix before an intact message is kept everywhere)."""
-    from caffelog.log import build_log
-    from caffelog.parser import LineParser
-    from caffelog.reader import iter_chunks
-    from caffelog.records import RecordSink
-    from test_paths_agree import same
+    from test_engines import same
+
+    from caffelog.parse.feed import RecordFeed
+    from caffelog.source.chunks import iter_chunks
+    from caffelog.tables.caffe_log import build_log
 
     data, _ = damage(REAL_LOGS[name].read_bytes(), seed, sorted(kinds), 40)
     logs = []
     for chunk_bytes in (1 << 22, 1 << 12):
-        sink = RecordSink()
-        parser, n = LineParser(sink), 0
+        records = RecordFeed("damaged")
         for chunk in iter_chunks(io.BytesIO(data), None, chunk_bytes):
-            n += parser.feed_chunk(chunk, n + 1)
-        logs.append(build_log(sink, n, "damaged"))
+            records.feed(chunk)
+        logs.append(build_log(records.sink, records.n_lines, records.name))
     same(*logs)

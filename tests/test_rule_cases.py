@@ -6,11 +6,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import ALL_LOGS, SAMPLES, parsed
 
 import caffelog
-from caffelog.diagnose import Settings, diagnose
-from caffelog.rules import RULES
-from conftest import ALL_LOGS, SAMPLES, parsed
+from caffelog.diagnose.diagnosis import diagnose
+from caffelog.diagnose.rules import RULES
+from caffelog.diagnose.settings import Settings
 
 CASES = tomllib.loads((Path(__file__).parent / "rule_cases.toml").read_text())
 LOGS = {**ALL_LOGS, "long_run_solver_lines": SAMPLES / "long_run" / "solver_lines.log.gz"}

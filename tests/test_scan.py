@@ -10,13 +10,12 @@ import math
 import re
 
 import numpy as np
+from conftest import REAL_LOGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caffelog import scan
-from caffelog.parser import load_grammar
-
-from conftest import REAL_LOGS
+from caffelog.parse import scan
+from caffelog.parse.grammar import load_grammar
 
 NUMBER = re.compile(load_grammar().get_terminal("NUMBER").pattern.to_regexp())
 
@@ -47,7 +46,7 @@ def test_the_vector_cut_is_the_scalar_cut(lines):
 def test_the_cut_of_real_lines():
     lines = REAL_LOGS["nan_explode"].read_text().splitlines()
     heads = _heads(lines)
-    assert heads[lines.index(next(l for l in lines if "[Forward] Layer ip1, top blob ip1" in l))] \
+    assert heads[lines.index(next(line for line in lines if "[Forward] Layer ip1, top blob ip1" in line))] \
         == "    [Forward] Layer ip1, top blob ip1 data:"
     for line, head in zip(lines, heads):
         want = scan.message_head(line)

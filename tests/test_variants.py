@@ -85,6 +85,7 @@ def test_names_that_look_like_numbers_or_nan():
 
 def test_unknown_lines_are_counted_not_fatal():
     log = caffelog.read_log([P + "[Forward] Layer a, top blob a data: 1", "hello world",
-                             P + "[Forward] Layer a, top blob a data: oops", P + "[Forward] Layer a, top blob a data: 2"])
+                             P + "[Forward] Layer a, top blob a data: oops",
+                             P + "[Forward] Layer a, top blob a data: 2"])
     assert list(log.blobs["value"]) == [1, 2]
     assert log.skipped.count == 2 and log.skipped.lines == [2, 3]

@@ -1,0 +1,141 @@
+"""Findings as text (terminal), JSON (machines) and Markdown (issues, notebooks)."""
+from __future__ import annotations
+
+import json
+
+from caffelog.diagnose.findings import Finding
+from caffelog.tables.caffe_log import LogSummary
+
+JSON_SCHEMA_VERSION = 2
+
+
+def _where(f: Finding) -> str:
+    parts = []
+    if f.iteration is not None:
+        span = f"{f.iteration}" if f.last_iteration in (None, f.iteration) else f"{f.iteration}-{f.last_iteration}"
+        parts.append(f"iter {span}")
+    if f.line is not None:
+        parts.append(f"line {f.line}")
+    return ", ".join(parts) or "whole run"
+
+
+def _clean(text) -> str:
+    """Names are data: strip control characters so a name cannot rewrite the terminal."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
+
+
+def finding_lines(f: Finding) -> list[str]:
+    """One finding as the text report prints it."""
+    est = " [estimate]" if f.estimated else ""
+    out = [f"{f.severity.upper():7} {f.rule:18} {_where(f)}{est}", f"        {_clean(f.message)}"]
+    out += [f"        - {_clean(ev)}" for ev in f.evidence]
+    if f.advice:
+        out.append(f"        fix: {_clean(f.advice)}")
+    return out
+
+
+def render_text(log: LogSummary, findings: list[Finding], verbose: bool = False) -> str:
+    """Causes first, a short paragraph each with their findings folded by rule; every finding
+    with its own fix after them when verbose. A healthy run says so in one line."""
+    causes = getattr(findings, "causes", [])
+    counts = {s: sum(c.severity == s for c in causes) for s in ("error", "warning", "info")}
+    if not counts["error"] and not counts["warning"]:
+        info = f" ({counts['info']} info)" if counts["info"] else ""
+        lines = [f"{_clean(log.source)}: healthy: no errors or warnings{info}"]
+    else:
+        tally = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
+        lines = [f"{_clean(log.source)}: {len(causes)} cause{'s' if len(causes) != 1 else ''} ({tally}) "
+                 f"from {len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    frozen = getattr(findings, "frozen", [])
+    if frozen:
+        lines.append(f"frozen (lr_mult 0, not trained on purpose): {_clean(', '.join(frozen))}")
+    for cause in causes:
+        lines.extend(cause_lines(cause, findings))
+    if verbose and findings:
+        lines.append("")
+        lines.append("every finding:")
+        for f in findings:
+            lines.extend(finding_lines(f))
+    for w in log.warnings:
+        lines.append(f"note: {_clean(w)}")
+    return "\n".join(lines)
+
+
+def cause_lines(cause, findings: list[Finding]) -> list[str]:
+    """One cause: headline, its findings folded by rule, the fix and the settings to change."""
+    where = _where(Finding(rule="", severity="", message="", iteration=cause.iteration, line=cause.line))
+    out = [f"{cause.severity.upper():7} {cause.id:18} {where}", f"        {_clean(cause.headline)}"]
+    members = [findings[i] for i in cause.findings]
+    if len(members) > 1:
+        by_rule: dict[str, list[Finding]] = {}
+        for f in members:
+            by_rule.setdefault(f.rule, []).append(f)
+        for rule, fs in by_rule.items():
+            out.append(f"        - {rule}: {_clean(_fold(fs))}")
+    if cause.advice:
+        out.append(f"        fix: {_clean(cause.advice)}")
+    if cause.settings:
+        out.append(f"        settings: {_clean(', '.join(cause.settings))}")
+    return out
+
+
+def _fold(fs: list[Finding]) -> str:
+    """'ip1-ip3: every param diff is exactly 0 ...' for several per-layer findings of one rule."""
+    first = min(fs, key=lambda f: f.line if f.line is not None else 1 << 62)
+    if len(fs) == 1:
+        return first.message + (" [estimate]" if first.estimated else "")
+    from caffelog.diagnose.causes import by_start
+    return f"{len(fs)} findings ({by_start(fs)}); first (line {first.line}): {first.message}"
+
+
+def to_json(log: LogSummary, findings: list[Finding]) -> str:
+    """Stable schema: {schema, source, lines, skipped, warnings, frozen, causes, findings}."""
+    return json.dumps({
+        "schema": JSON_SCHEMA_VERSION,
+        "source": log.source,
+        "lines": log.n_lines,
+        "skipped": log.skipped.count,
+        "warnings": log.warnings,
+        "frozen": getattr(findings, "frozen", []),
+        "causes": [c.to_dict() for c in getattr(findings, "causes", [])],
+        "findings": [f.to_dict() for f in findings],
+    }, indent=2)
+
+
+def _md(text) -> str:
+    """Escape Markdown/HTML-significant characters in data (layer names, messages)."""
+    out = _clean(text)
+    for ch in "\\`*_[]<>|":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def render_markdown(log: LogSummary, findings: list[Finding]) -> str:
+    lines = [f"# caffelog diagnosis of {_md(log.source)}", ""]
+    causes = getattr(findings, "causes", [])
+    if causes:
+        lines += ["## Causes", ""]
+        for c in causes:
+            lines.append(f"- **{c.severity}** `{c.id}` (iteration {c.iteration}, line {c.line}): {_md(c.headline)}"
+                         + (f"; change: {_md(', '.join(c.settings))}" if c.settings else ""))
+        lines += ["", "## Findings", ""]
+    if not findings:
+        lines.append("No problems found.")
+    else:
+        lines += ["| severity | rule | iteration | line | layer | finding |",
+                  "|---|---|---|---|---|---|"]
+        for f in findings:
+            it = "" if f.iteration is None else (str(f.iteration) if f.last_iteration in (None, f.iteration)
+                                                  else f"{f.iteration}-{f.last_iteration}")
+            lines.append(f"| {f.severity} | {f.rule} | {it} | {'' if f.line is None else f.line} | "
+                         f"{_md(f.layer or '')} | {_md(f.message)}"
+                         + (" *(estimate)*" if f.estimated else "") + " |")
+        lines += ["", "## What to do", ""]
+        for advice in dict.fromkeys(c.advice for c in causes if c.advice) if causes else ():
+            lines.append(f"- {_md(advice)}")
+    for w in log.warnings:
+        lines += ["", f"> note: {_md(w)}"]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": render_text, "json": to_json, "markdown": render_markdown}

@@ -1,0 +1,1 @@
+"""Tables to things people look at: plots, files, the parse summary, live rows."""

@@ -1,0 +1,71 @@
+"""What every caffelog figure shares: log axes labelled in plain text, line thinning for long
+runs, legends that stay readable, and the colours of the values a log axis cannot show."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+Y_LABEL = "mean |value| per element (log scale)"
+ZERO_COLOR, NONFINITE_COLOR = "#1f77b4", "#d62728"
+SMOOTH_ABOVE = 500  # points per series beyond which a rolling median is drawn over faint raw values
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def log_scale(ax) -> None:
+    """A log y axis labelled 10\u207b\u00b3 in plain text: matplotlib's default labels go through its
+    TeX-like parser, a tenth of a second of every plot."""
+    from matplotlib.ticker import FuncFormatter, LogFormatter
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))  # labelled on a short range
+
+
+def power_of_ten(value: float, _pos=None) -> str:
+    if value <= 0 or not np.isfinite(value):
+        return ""
+    exponent = np.log10(value)
+    if abs(exponent - round(exponent)) > 1e-9:
+        return f"{value:g}"
+    return "10" + str(int(round(exponent))).translate(_SUPERSCRIPT)
+
+
+def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
+    return pd.Series(y).rolling(max(window, 3), center=True, min_periods=1).median().to_numpy()
+
+
+def envelope(x: np.ndarray, y: np.ndarray, bins: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2 x bins points that draw the same picture: each bin's min and max, in order.
+
+    A 18,000-iteration line has more points than the figure has pixels; drawing all of them
+    costs seconds and shows nothing more. Spikes survive (they are a bin's max).
+    """
+    n = len(x)
+    if n <= 2 * bins:
+        return x, y
+    k = -(-n // bins)
+    pad = (-n) % k
+    yy = np.concatenate([y, np.full(pad, np.nan)]).reshape(-1, k)
+    base = np.arange(0, n + pad, k)
+    lo = base + np.argmin(np.where(np.isnan(yy), np.inf, yy), axis=1)
+    hi = base + np.argmax(np.where(np.isnan(yy), -np.inf, yy), axis=1)
+    idx = np.unique(np.minimum(np.concatenate([lo, hi]), n - 1))
+    return x[idx], y[idx]
+
+
+def legend(ax, max_legend: int) -> bool:
+    """Draw the legend; True when it sits outside the axes (many series)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return False
+    if len(handles) > 8:
+        shown = list(zip(handles, labels))
+        if len(shown) > max_legend:  # keep the markers' entries, say how many were cut
+            extra = [h for h in shown if "edge" in h[1] or "first" in h[1]]
+            shown = [h for h in shown if h not in extra][:max_legend - len(extra)] + extra
+            ax.set_title(ax.get_title() + f" (legend shows {max_legend} of {len(handles)})")
+        ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+        return True
+    ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
+    return False

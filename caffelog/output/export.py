@@ -1,0 +1,76 @@
+"""Writing tables: Parquet, CSV or JSON, atomically, never over an existing file unasked."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from caffelog.errors import OutputExistsError, UsageError
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
+           ".jsonl": "json"}
+
+
+def is_directory(output: str) -> bool:
+    """Whether an -o target names a directory: an existing one, a trailing slash, or a name
+    without an extension ('-' is stdout)."""
+    return output != "-" and (output.endswith(os.sep) or os.path.isdir(output)
+                              or not os.path.splitext(output)[1])
+
+
+def write_table(df: pd.DataFrame, target: str, fmt: str | None = None, force: bool = False) -> None:
+    """Write one table to a path ('-' is stdout, CSV unless fmt says otherwise)."""
+    if target == "-":
+        _write(df, sys.stdout, fmt or "csv")
+        return
+    path = Path(target)
+    fmt = fmt or FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{target}: unknown output format (use .parquet, .csv or .json)")
+    _atomic(path, force, lambda tmp: _write(df, tmp, fmt))
+
+
+def _atomic(path: Path, force: bool, write) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists (use --force to overwrite)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write(df: pd.DataFrame, target, fmt: str) -> None:
+    if fmt == "parquet":
+        df.to_parquet(target, index=False)
+    elif fmt == "csv":
+        df.to_csv(target, index=False)
+    elif fmt == "json":
+        df.to_json(target, orient="records", lines=True)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def save_figure(fig, target: str, force: bool = False) -> None:
+    """Write a matplotlib Figure atomically; the format comes from the file name."""
+    path = Path(target)
+    if path.suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig)
+    fmt = path.suffix[1:].lower()
+    # zlib level 1: a fifth of the encoding time for a slightly bigger file
+    extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+    _atomic(path, force, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, **extra))

@@ -1,0 +1,1 @@
+"""Bytes in: paths, gzip, stdin, file objects, and a file that is still growing."""

@@ -1,0 +1,79 @@
+"""The bytes a log file grows by while it is being written (like `tail -F`).
+
+A partial last line waits for its newline. If the file shrinks (truncated), is rewritten or is
+replaced (rotated: a new inode), reading starts over from the top and the caller is told.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from caffelog.errors import LogInputError
+from caffelog.source.chunks import GZIP_MAGIC, normalize_newlines
+
+RESTARTED = "caffelog: {path} was truncated or replaced: reading it from the top"
+READ_BYTES = 4 << 20
+HEAD_BYTES = 512
+
+
+@dataclass
+class Tail:
+    """Bytes appended to a file since the last call, cut at the last complete line."""
+
+    path: str
+    offset: int = 0
+    inode: int | None = None
+    pending: bytes = b""
+    head: bytes = b""  # the first bytes read: if they change, the file was rewritten
+
+    def read(self) -> tuple[bytes, bool]:
+        """(new complete lines, restarted?) where restarted means truncated, rewritten or rotated.
+        The lines come as a chunk for LineParser.feed_chunk (LF line ends)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return b"", False  # between rotation and re-creation
+        restarted = False
+        with open(self.path, "rb") as f:
+            head = f.read(len(self.head)) if self.head else b""
+            if self.inode is not None and (st.st_ino != self.inode or st.st_size < self.offset
+                                           or head != self.head):
+                self.offset, self.pending, self.head, restarted = 0, b"", b"", True
+            self.inode = st.st_ino
+            chunks = []
+            f.seek(self.offset)
+            while data := f.read(READ_BYTES):
+                chunks.append(data)
+                self.offset += len(data)
+        data = self.pending + b"".join(chunks)
+        if len(self.head) < HEAD_BYTES and self.offset:
+            with open(self.path, "rb") as f:
+                self.head = f.read(min(HEAD_BYTES, self.offset))
+        cut = data.rfind(b"\n") + 1  # a partial last line (or a lone CR) waits for its newline
+        complete, self.pending = data[:cut], data[cut:]
+        return normalize_newlines(complete), restarted
+
+
+def grown_chunks(path: str, poll: float = 1.0,
+                 idle_timeout: float | None = None) -> Iterator[tuple[bytes, bool]]:
+    """(new complete lines, restarted?) whenever the file grew or started over, until the
+    caller stops iterating or idle_timeout seconds pass without growth."""
+    if not os.path.exists(path):
+        raise LogInputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise LogInputError(f"{path}: is a directory, not a log file")
+    with open(path, "rb") as f:
+        if f.read(2) == GZIP_MAGIC:
+            raise LogInputError(f"{path}: a gzip file does not grow; parse it without --follow")
+    tail = Tail(path)
+    last_growth = time.monotonic()
+    while True:
+        chunk, restarted = tail.read()
+        if chunk or restarted:
+            last_growth = time.monotonic()
+            yield chunk, restarted
+        elif idle_timeout is not None and time.monotonic() - last_growth > idle_timeout:
+            return
+        time.sleep(poll)

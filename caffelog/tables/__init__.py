@@ -1,0 +1,1 @@
+"""Records to tidy tables: attribution, the tables themselves, windows of them, Parquet, cache."""

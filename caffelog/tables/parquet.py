@@ -1,0 +1,105 @@
+"""Tables as Parquet files, written a window at a time (`caffelog parse -o DIR`, the cache).
+
+Each file is written under a temporary name and renamed when complete, so a reader never sees
+half a table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from caffelog.errors import OutputExistsError
+from caffelog.tables.build import CATEGORICAL_NAMES
+from caffelog.tables.caffe_log import CaffeLog
+from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, TableStream, with_last
+
+
+@dataclass
+class TableWriter:
+    """One Parquet file written in row groups under a temporary name, renamed when complete."""
+
+    path: Path
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    rows: int = 0
+    tmp: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.writer is None:
+            schema = pa.Schema.from_pandas(df, preserve_index=False)
+            for i, f in enumerate(schema):
+                if f.name in CATEGORICAL_NAMES:  # categories grow as the log goes on: one schema for all
+                    schema = schema.set(i, pa.field(f.name, pa.dictionary(pa.int32(), pa.string())))
+            self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema)
+        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False),
+                                row_group_size=WINDOW_ROWS)
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class TableFiles:
+    """The blobs, totals and scalars windows of a TableStream written into a directory."""
+
+    NAMES = ("blobs", "totals", "scalars")
+
+    def __init__(self, directory: Path):
+        self.writers = {name: TableWriter(directory / f"{name}.parquet") for name in self.NAMES}
+
+    def write(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame,
+              final: bool = False) -> None:
+        for name, df in zip(self.NAMES, (blobs, totals, scalars)):
+            writer = self.writers[name]
+            if len(df) or (final and writer.writer is None):  # an empty table still gets a file
+                writer.write(df)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def abandon(self) -> None:
+        for writer in self.writers.values():
+            writer.abandon()
+
+
+def write_tables(stream: TableStream, directory: str | Path, force: bool = False) -> StreamSummary:
+    """Write every table of a streamed log into directory as it streams: at most a window of
+    rows in memory. The net table and solver.json come last."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
+    if not force and (existing := [n for n in names if (out / n).exists()]):
+        raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
+    files = TableFiles(out)
+    try:
+        for window, last in with_last(stream.windows()):
+            files.write(*window, final=last)
+        net = stream.net()
+        tmp = out / ".net.parquet.partial"
+        net.to_parquet(tmp, index=False)
+        os.replace(tmp, out / "net.parquet")
+        (out / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))
+        files.close()
+    except BaseException:
+        files.abandon()
+        raise
+    result = StreamSummary.of(stream, [out / name for name in names])
+    result.rows["net"] = len(net)
+    return result
