@@ -1,12 +1,14 @@
-"""Shared arithmetic of the loss rules: windowed medians of the train loss."""
+"""Shared arithmetic of the loss rules: the train loss in stretches, each with its median.
+
+A stretch is ~`window` (the rules' threshold of that name) of the run's displayed losses."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 
-def windows(loss: pd.DataFrame, size_fraction: float, min_size: int = 3) -> pd.DataFrame:
-    """Finite train losses in windows of ~size_fraction of the run; median, first row, last row."""
+def stretches(loss: pd.DataFrame, size_fraction: float, min_size: int = 3) -> pd.DataFrame:
+    """Finite train losses in stretches of ~size_fraction of the run; median, first row, last row."""
     finite = loss[np.isfinite(loss["value"].to_numpy())]
     if len(finite) < 2 * min_size:
         return pd.DataFrame(columns=["median", "iteration", "line", "last_iteration", "n"])

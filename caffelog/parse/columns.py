@@ -139,7 +139,7 @@ class BlobColumns:
 
     array.array grows in place (realloc), so a long parse never holds its rows twice nor leaves
     a trail of freed chunks behind. Rows parsed one by one (the slow path) wait in `pending`
-    until the hot path commits its chunk, and both are merged in line order then.
+    until the head-cache rows of their chunk are committed, and both are merged in line order then.
     """
 
     def __init__(self) -> None:

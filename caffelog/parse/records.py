@@ -52,7 +52,7 @@ class RecordSink:
         return self._keys.values
 
     def add_blob_chunk(self, lines, keys, values) -> None:
-        """The hot path's rows of one chunk (in line order); also commits the slow path's."""
+        """The head cache's rows of one chunk (in line order); also commits the others'."""
         self.blobs.commit(lines, keys, values)
 
     def blob_columns(self, consume: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -141,8 +141,8 @@ def iter_chunks(source: Source, stats: ReadStats | None = None,
     """
     stats = stats if stats is not None else ReadStats()
     if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
-        for batch in _batches_of_iterable(source):
-            text = "".join(line if line.endswith("\n") else line + "\n" for line in batch)
+        for group in _line_groups(source):
+            text = "".join(line if line.endswith("\n") else line + "\n" for line in group)
             yield normalize_newlines(text.encode("utf-8", "replace"))
         return
     stream = open_binary(source)
@@ -176,14 +176,15 @@ def read_chunks(stream: IO, stats: ReadStats, size: int = CHUNK_BYTES,
         yield normalize_newlines(chunk)
 
 
-def _batches_of_iterable(lines: Iterable[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
+def _line_groups(lines: Iterable[str]) -> Iterator[list[str]]:
+    """The lines of an iterable in lists of 65,536, decoded if they are bytes."""
+    group: list[str] = []
     for line in lines:
         if isinstance(line, bytes):
             line = line.decode("utf-8", "replace")
-        batch.append(line)
-        if len(batch) >= 65536:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        group.append(line)
+        if len(group) >= 65536:
+            yield group
+            group = []
+    if group:
+        yield group

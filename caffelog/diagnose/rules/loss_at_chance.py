@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from caffelog.diagnose.context import Context
-from caffelog.diagnose.loss_trend import windows
+from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -32,7 +32,7 @@ class LossAtChance(Rule):
         loss = ctx.loss
         if chance is None or k is None or len(loss) < self.threshold["min_displays"]:
             return []
-        w = windows(loss, self.threshold["window"])
+        w = stretches(loss, self.threshold["window"])
         if len(w) < 2:
             return []
         near = (np.abs(w["median"].to_numpy() - chance) <= self.threshold["tolerance"] * chance)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from caffelog.diagnose.context import Context
-from caffelog.diagnose.loss_trend import windows
+from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -22,7 +22,7 @@ class LossDivergence(Rule):
     thresholds = {"factor": 2.0, "window": 0.1, "undone": 0.5}
 
     def check(self, ctx: Context):
-        w = windows(ctx.loss, self.threshold["window"])
+        w = stretches(ctx.loss, self.threshold["window"])
         best = None
         start = w["median"].iloc[0] if len(w) else 0.0
         for _, row in w.iterrows():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from caffelog.diagnose.context import Context
-from caffelog.diagnose.loss_trend import windows
+from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -23,7 +23,7 @@ class LossPlateau(Rule):
     thresholds = {"drop": 0.05, "window": 0.1}
 
     def check(self, ctx: Context):
-        w = windows(ctx.loss, self.threshold["window"])
+        w = stretches(ctx.loss, self.threshold["window"])
         if len(w) < 2:
             return []
         first = w.iloc[0]
