@@ -70,6 +70,15 @@ def diagnose_source(source: Source, settings: Settings | None = None, use_cache:
     return reading.summary(), found
 
 
+def _refuse_to_overwrite_the_input(source: Source, output: str) -> None:
+    from caffelog.errors import UsageError
+    from caffelog.source.chunks import file_path
+    path = file_path(source)
+    if path is not None and output != "-" and path.exists() and Path(output).exists() \
+            and path.resolve() == Path(output).resolve():
+        raise UsageError(f"{output} is the log being read: write the tables somewhere else")
+
+
 def _drop_cache_entry(source: Source) -> None:
     entry = cache.entry_of(source)
     if entry is not None:
@@ -90,6 +99,7 @@ def export(source: Source, output: str, table: str = "blobs", force: bool = Fals
     stdout) gets one table. on_read hears what the parse found (warnings, skipped lines):
     before a file is written, after a directory is."""
     from caffelog.output.export import is_directory, write_table
+    _refuse_to_overwrite_the_input(source, output)
     if is_directory(output):
         result = write_tables(source, output, force=force, progress=True)
         if on_read:

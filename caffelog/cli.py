@@ -44,6 +44,8 @@ def friendly_errors(func):
         except KeyboardInterrupt:
             click.echo("caffelog: interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:  # the last net: a system error is one line too, never a traceback
+            _fail(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
     return wrapper
 
 
@@ -220,6 +222,7 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
 
 
 @main.command("rules")
+@friendly_errors
 def list_rules() -> None:
     """List the diagnosis rules with what they detect and their thresholds."""
     import inspect
@@ -239,6 +242,7 @@ def cache() -> None:
 
 
 @cache.command("clear")
+@friendly_errors
 def cache_clear() -> None:
     """Remove every cached parse."""
     from caffelog.tables.cache import cache_dir, clear

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -197,3 +198,34 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch):
 def test_the_cli_table_choices_are_the_tables():
     from caffelog import cli
     assert cli.TABLES == caffelog.CaffeLog.TABLES
+
+
+@pytest.mark.parametrize("args", [
+    ["parse", NAN, "-o", "/nonexistent_dir/x.csv"],
+    ["parse", NAN, "-o", "/dev/full"],                 # no extension: a directory that cannot be made
+    ["plot", NAN, "-o", "/nonexistent_dir/x.png"],
+])
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(args):
+    r = run(*args)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("caffelog: error: ")
+    assert not Path("/nonexistent_dir").exists()
+
+
+def test_parse_refuses_to_write_over_its_input(tmp_path):
+    log = tmp_path / "a.log"
+    log.write_bytes(REAL_LOGS["dead_relu"].read_bytes())
+    r = run("parse", str(log), "-o", str(log), "--force")
+    assert r.exit_code == 2 and "is the log being read" in r.stderr
+    assert log.read_bytes() == REAL_LOGS["dead_relu"].read_bytes()
+
+
+@pytest.mark.parametrize("verb", [["rules"], ["parse", NAN], ["diagnose", NAN]])
+def test_output_into_a_pipe_already_closed_is_not_an_error(verb):
+    """The reader went away before the first byte (`| head -0`): exit 0, nothing on stderr."""
+    import os
+    read, write = os.pipe()
+    os.close(read)
+    p = subprocess.run([sys.executable, "-m", "caffelog.cli", *verb], stdout=write, stderr=subprocess.PIPE,
+                       text=True)
+    os.close(write)
+    assert (p.returncode, p.stderr) == (0, "")

@@ -1,6 +1,7 @@
 """Writing tables: Parquet, CSV or JSON, atomically, never over an existing file unasked."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -34,9 +35,17 @@ def write_table(df: pd.DataFrame, target: str, fmt: str | None = None, force: bo
 
 
 def _atomic(path: Path, force: bool, write) -> None:
+    """Write through a temporary file beside path, renamed over it when complete: a failed or
+    interrupted write leaves nothing behind. Failures to write are one UsageError line."""
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists (use --force to overwrite)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{path}: no such directory: {folder}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write in {folder} ({exc.strerror})") from None
     os.close(fd)
     try:
         write(Path(tmp))
@@ -44,8 +53,10 @@ def _atomic(path: Path, force: bool, write) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
     finally:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # a cleanup error must not mask the first one
             os.unlink(tmp)
 
 

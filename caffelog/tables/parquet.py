@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from caffelog.errors import OutputExistsError
+from caffelog.errors import OutputExistsError, UsageError
 from caffelog.tables.build import CATEGORICAL_NAMES
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, TableStream, with_last
@@ -83,7 +83,10 @@ def write_tables(stream: TableStream, directory: str | Path, force: bool = False
     """Write every table of a streamed log into directory as it streams: at most a window of
     rows in memory. The net table and solver.json come last."""
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot make this directory ({exc.strerror})") from None
     names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
     if not force and (existing := [n for n in names if (out / n).exists()]):
         raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
@@ -97,6 +100,9 @@ def write_tables(stream: TableStream, directory: str | Path, force: bool = False
         os.replace(tmp, out / "net.parquet")
         (out / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))
         files.close()
+    except OSError as exc:
+        files.abandon()
+        raise UsageError(f"{out}: cannot write the tables ({exc.strerror or exc})") from None
     except BaseException:
         files.abandon()
         raise
