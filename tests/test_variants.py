@@ -89,3 +89,18 @@ def test_unknown_lines_are_counted_not_fatal():
                              P + "[Forward] Layer a, top blob a data: 2"])
     assert list(log.blobs["value"]) == [1, 2]
     assert log.skipped.count == 2 and log.skipped.lines == [2, 3]
+
+
+def test_every_netstate_rule_message_is_understood():
+    # net.cpp StateMeetsRule (BVLC master 9b89154): the phase form and the stage form are in
+    # sample_logs/two_test_nets (lines 334-335); the level and not_stage forms from the source
+    n = "I1202 16:52:34.544487 19861 net.cpp:332] "
+    log = caffelog.read_log([
+        "I1202 16:52:34.544152 19861 solver.cpp:239] Iteration 0 (1 iter/s, 1s/1 iters), loss = 1",
+        n + "The NetState phase (1) differed from the phase (0) specified by a rule in layer data",
+        n + "The NetState did not contain stage 'train-eval' specified by a rule in layer data",
+        n + "The NetState level (0) is above the max_level (-1) specified by a rule in layer aux",
+        n + "The NetState level (0) is above the min_level (2) specified by a rule in layer aux",
+        n + "The NetState contained a not_stage 'deploy' specified by a rule in layer loss",
+    ])
+    assert log.skipped.count == 0
