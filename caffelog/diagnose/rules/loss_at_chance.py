@@ -17,7 +17,9 @@ class LossAtChance(Rule):
 
     A stretch counts when every window median in it lies within `tolerance` (relative) of ln K
     and it holds at least `min_displays` displayed iterations and `min_fraction` of the run;
-    test accuracy near 1/K is quoted as evidence when the log has it.
+    test accuracy near 1/K is quoted as evidence when the log has it. A net whose last tests
+    score `learned` x 1/K or more has learned something, whatever its loss: a short run whose
+    loss is still falling through ln K is not stuck there (sample_logs/resumed_run).
     Why: the clearest sign that a run is useless, whatever the gradients look like.
     Fix: from the start with healthy gradients: the data and labels (shuffled? matching the
     inputs?); after a drop: what changed then (an lr step, dead units: see the other findings).
@@ -25,7 +27,7 @@ class LossAtChance(Rule):
 
     id = "loss-at-chance"
     severity = "warning"
-    thresholds = {"tolerance": 0.1, "min_displays": 20, "min_fraction": 0.25, "window": 0.05}
+    thresholds = {"tolerance": 0.1, "min_displays": 20, "min_fraction": 0.25, "window": 0.05, "learned": 1.5}
 
     def check(self, ctx: Context):
         chance, k = ctx.roles.chance_loss, ctx.roles.classes
@@ -43,6 +45,9 @@ class LossAtChance(Rule):
         if displays < self.threshold["min_displays"] or displays < self.threshold["min_fraction"] * len(loss):
             return []
         first = stretch.iloc[0]
+        recent = _test_accuracies(ctx, as_int(first["iteration"]))[-2:]
+        if len(recent) and float(np.mean(recent)) >= self.threshold["learned"] / k:
+            return []  # the tests score well above chance: the net predicts, it is not uniform
         earlier = w.iloc[:start]
         if start == 0:
             when = "from the start"
@@ -70,11 +75,16 @@ class LossAtChance(Rule):
 
 def _test_accuracy(ctx: Context, since) -> float | None:
     """Median test accuracy of test net 0 from iteration `since` on (None: no accuracy output)."""
+    values = _test_accuracies(ctx, since)
+    return float(np.median(values)) if len(values) else None
+
+
+def _test_accuracies(ctx: Context, since) -> np.ndarray:
+    """The finite test accuracies of test net 0 from iteration `since` on, in log order."""
     tests = ctx.tests
     acc = tests[(tests["name"].astype(str).str.contains("acc", case=False) & tests["weighted"].isna()
                  & (tests["test_net"].fillna(0) == 0)).to_numpy()]
     if since is not None:
         acc = acc[(acc["iteration"] >= since).fillna(False).to_numpy()]
     values = acc["value"].to_numpy("float64")
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if len(values) else None
+    return values[np.isfinite(values)]
