@@ -23,6 +23,8 @@ REAL_LOGS = {
     "dead_relu": SAMPLES / "dead_relu" / "train.log",
     "iter_size_shared": SAMPLES / "iter_size_shared" / "train.log",
     "long_run_head": SAMPLES / "long_run" / "head40k.log.gz",
+    "resumed_run": SAMPLES / "resumed_run" / "train.log",
+    "two_test_nets": SAMPLES / "two_test_nets" / "train.log",
 }
 
 # runs made for the diagnosis (each folder's NOTES.md): tested by the diagnosis tests, not by
@@ -42,9 +44,9 @@ ENGINE_LOGS = sorted(REAL_LOGS) if LONG else [
     "healthy_conv_legacy2015",  # a 2015 build's lines
     "nan_explode",              # nan/inf, test phases, a crash
     "vanishing_tanh_error",     # glog's ERROR file: All-net-params lines only
+    "resumed_run",              # two segments, iterations 20-30 in both
 ]
-CUT_LOGS = sorted(ALL_LOGS) if LONG else ["iter_size_shared", "nan_explode",
-                                          "frozen_finetune"]
+CUT_LOGS = sorted(ALL_LOGS) if LONG else ["nan_explode", "frozen_finetune"]
 
 
 @functools.cache

@@ -73,7 +73,8 @@ def test_vanishing_tanh():
 
 
 @pytest.mark.parametrize("name", ["healthy_conv", "healthy_conv_legacy2015", "iter_size_shared",
-                                  "healthy_conv_default_prefix", "long_run_head"])
+                                  "healthy_conv_default_prefix", "long_run_head", "resumed_run",
+                                  "two_test_nets"])
 def test_healthy_runs_raise_no_error_or_warning(name):
     f = diagnose(parsed(name))
     assert [x for x in f if x.severity in ("error", "warning")] == []
