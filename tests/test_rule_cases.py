@@ -36,7 +36,7 @@ def _log(case: dict) -> caffelog.CaffeLog:
 
 @pytest.mark.parametrize(("rule", "case"), list(_cases()))
 def test_rule_case(rule, case):
-    found = diagnose(_log(case), Settings(select=[rule]))
+    found = diagnose(_log(case), Settings(select=[rule], thresholds={rule: case.get("thresholds", {})}))
     assert {f.rule for f in found} <= {rule}
     if case["fires"]:
         hits = [f for f in found if all(getattr(f, k) == v for k, v in case.get("where", {}).items())]
