@@ -180,15 +180,21 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, verbose, fo
 @click.option("--role", type=click.Choice(["top", "bottom", "param"]))
 @click.option("--blob", help="Blob name, or param index as printed (0 = weights, 1 = bias).")
 @click.option("--segment", type=int, help="Only this segment of a resumed log (default: all).")
-@click.option("--heatmap", is_flag=True, help="Layers x iterations, log10 colour (with --quantity data|diff).")
+@click.option("--heatmap", is_flag=True,
+              help="Layers x iterations, log10 colour (with --quantity data|diff, --layer, --segment).")
 @click.option("--scalars", is_flag=True, help="Loss, learning rate and test outputs over iterations.")
-@click.option("-o", "--output", metavar="FILE", help="Output file; .png, .svg or .pdf  [default: named after the log]")
+@click.option("--label", "labels", multiple=True, metavar="NAME",
+              help="A run's name in legends and titles, one per LOG in order  [default: the shortest distinct "
+                   "part of the paths]")
+@click.option("--smooth", type=click.IntRange(min=1), metavar="N",
+              help="Rolling-median window for the curves (1: raw values)  [default: 1/200 of a long series]")
+@click.option("-o", "--output", metavar="FILE", help="Output file; .png, .svg or .pdf  [default: named after the runs]")
 @click.option("--show", is_flag=True, help="Open a window instead of writing a file (needs a display).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @NO_CACHE
 @friendly_errors
-def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap, scalars, output,
-         show, force, no_cache) -> None:
+def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap, scalars, labels, smooth,
+         output, show, force, no_cache) -> None:
     """Semilog per-layer curves of LOGS (several logs share the axes).
 
     \b
@@ -198,24 +204,38 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
       caffelog plot train.log --scalars              # loss, lr, test outputs
       caffelog plot run1.log run2.log --layer fc1 -o fc1.svg
 
-    Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden.
+    Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden. A resumed
+    log's segments are drawn apart, with the resume point marked. Options a picture cannot use
+    are refused (exit 2), never ignored.
     """
     from caffelog.output import plot as plots
-    series_of = list(layers) if layers and not (heatmap or scalars) else None
+    ctx = click.get_current_context()
+    given = {name for name in ("layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth")
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    problem = plots.conflict(given, heatmap, scalars)
+    if problem is None and labels and len(labels) != len(logs):
+        problem = f"{len(labels)} --label for {len(logs)} logs: give one per log"
+    if problem is None and show and output:
+        problem = "--show opens a window; -o writes a file: ask for one"
+    if problem:
+        raise UsageError(problem)
+    series_of = list(layers) if layers and not scalars else None
     parsed = [load(p, use_cache=not no_cache, layers=series_of) for p in logs]
     for one in parsed:
         _warn(one)
+    names = list(labels) or plots.run_labels([one.source for one in parsed])
     if heatmap:
-        fig, what = plots.plot_heatmap(parsed[0], quantity or "data"), f"heatmap-{quantity or 'data'}"
+        fig = plots.plot_heatmap(parsed, quantity or "data", segment, list(layers) or None, names)
+        what = f"heatmap-{quantity or 'data'}"
     elif scalars:
-        fig, what = plots.plot_scalars(parsed), "scalars"
+        fig, what = plots.plot_scalars(parsed, segment, names, smooth), "scalars"
     else:
         sel, what = plots.default_selection(list(layers), quantity, phase, direction, role, blob, segment)
-        fig = plots.plot_series(parsed, sel)
+        fig = plots.plot_series(parsed, sel, labels=names, smooth=smooth)
     if show:
         plots.show(fig)
         return
-    target = output or plots.default_name(parsed[0].source, what)
+    target = output or plots.default_name(names, what)
     from caffelog.output.export import save_figure
     save_figure(fig, target, force=force)
     click.echo(target)

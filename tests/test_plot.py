@@ -5,6 +5,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -65,7 +67,7 @@ def test_default_selection_is_weight_diffs_one_line_per_layer():
 
 def test_heatmap_cells_match_the_table():
     m = plots.heatmap_matrix(parsed("nan_explode"), "data")
-    assert np.isinf(m.loc["ip2", 37]) and np.isfinite(m.loc["ip2", 36])
+    assert np.isinf(m.loc["ip2", (0, 37)]) and np.isfinite(m.loc["ip2", (0, 36)])
     assert list(m.index[:3]) == ["data", "label_data_1_split", "conv1"]
     dead = plots.heatmap_matrix(parsed("dead_relu"), "data")
     assert (dead.loc[["relu1", "relu2", "relu3"]] == 0).all().all()
@@ -102,10 +104,127 @@ def test_cli_default_name_heatmap_and_scalars(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     r = runner.invoke(main, ["plot", str(REAL_LOGS["vanishing_tanh"])])
-    assert r.output.strip() == "train_weight-diffs.png" and (tmp_path / "train_weight-diffs.png").is_file()
+    assert r.output.strip() == "vanishing_tanh_train_weight-diffs.png"
+    assert (tmp_path / "vanishing_tanh_train_weight-diffs.png").is_file()
     r = runner.invoke(main, ["plot", str(REAL_LOGS["dead_relu"]), "--heatmap"])
     assert r.exit_code == 0 and (tmp_path / r.output.strip()).is_file()
     r = runner.invoke(main, ["plot", str(REAL_LOGS["nan_explode"]), "--scalars", "-o", "s.png"])
     assert r.exit_code == 0 and (tmp_path / "s.png").is_file()
     r = runner.invoke(main, ["plot", str(REAL_LOGS["nan_explode"]), "--scalars", "-o", "s.png"])
     assert r.exit_code == 2 and "--force" in r.output
+
+
+# -- segments, test nets, axes, options (sample_logs/resumed_run and two_test_nets, NOTES.md) --
+def panel_lines(ax):
+    return {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+
+
+def test_scalars_draw_each_segment_apart_and_mark_the_resume():
+    fig = plots.plot_scalars([parsed("resumed_run")])
+    ax_loss, ax_lr, _ = fig.axes[:3]
+    lines = panel_lines(ax_loss)
+    seg0, seg1 = lines["train loss (segment 0)"], lines["train loss (segment 1)"]
+    assert list(seg0.get_xdata()) == list(range(0, 29, 2)) + [30]      # 0..28 displayed, final 30
+    assert list(seg1.get_xdata()) == list(range(20, 39, 2)) + [40]
+    assert seg0.get_ydata()[10] == 2.26739 and seg1.get_ydata()[0] == 2.27264  # iteration 20, twice
+    assert list(lines["resumed at iteration 20 (segment 1)"].get_xdata()) == [20, 20]
+    assert ax_lr.get_yscale() == "log" and ax_loss.get_yscale() == "log"
+    lr = panel_lines(ax_lr)["lr (segment 0)"]
+    assert set(lr.get_ydata()) == {0.01, 0.005}
+
+
+def test_scalars_keep_the_test_nets_apart():
+    fig = plots.plot_scalars([parsed("two_test_nets")])
+    lines = panel_lines(fig.axes[2])
+    assert list(lines["test#0 accuracy"].get_ydata()) == [0.082, 0.14, 0.178, 0.356]
+    assert list(lines["test#1 accuracy"].get_ydata()) == [0.0833333, 0.14, 0.226667, 0.396667]
+    assert list(lines["test#1 loss"].get_xdata()) == [0, 20, 40, 60]
+
+
+def test_curves_keep_the_test_nets_apart():
+    sel = plots.Selection(["ip2"], "data", "test", role="top")
+    lines = lines_by_label(plots.plot_series([parsed("two_test_nets")], sel))
+    assert set(lines) == {"ip2 [test#0] / top ip2 / data", "ip2 [test#1] / top ip2 / data"}
+    assert list(lines["ip2 [test#1] / top ip2 / data"].get_xdata()) == [0, 20, 40, 60]
+
+
+def test_segment_is_honoured_by_every_picture():
+    log = parsed("resumed_run")
+    loss = panel_lines(plots.plot_scalars([log], segment=1).axes[0])
+    assert list(loss) == ["train loss"] and loss["train loss"].get_xdata()[0] == 20
+    m = plots.heatmap_matrix(log, "data", segment=1)
+    assert set(m.columns.get_level_values("segment")) == {1}
+    both = plots.heatmap_matrix(log, "data")
+    assert both.shape[1] == 25 and list(both.columns[:2]) == [(0, 0), (0, 2)]   # 15 + 10 iterations side by side
+    assert plots.plot_heatmap(log).axes[0].get_images()[0].get_array().shape == both.shape
+
+
+def test_heatmap_bins_long_runs_and_keeps_nan_and_zero_visible():
+    log = parsed("nan_explode")
+    full = plots.heatmap_matrix(log, "diff")
+    binned = plots.heatmap_matrix(log, "diff", max_columns=10)
+    assert binned.shape[1] <= 10 and binned.attrs["bin_width"] == 6
+    assert np.isinf(binned.loc["ip2"].to_numpy()[-1]) and np.isinf(full.loc["ip2"].to_numpy()[-1])
+    dead = plots.heatmap_matrix(parsed("dead_relu"), "diff", max_columns=7)
+    assert (dead.to_numpy() == 0).all()  # dead_relu: every weight diff is 0 (NOTES.md)
+
+
+def test_heatmap_of_several_runs_is_one_panel_each_and_honours_layers():
+    fig = plots.plot_heatmap([parsed("dead_relu"), parsed("nan_explode")], "diff", layers=["ip*"])
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 2
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["ip2", "ip1"]
+
+
+def test_log_axis_labels_use_one_format():
+    fig = plots.plot_scalars([parsed("resumed_run")])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    FigureCanvasAgg(fig).draw()
+    ax_loss = fig.axes[0]
+    labels = [t.get_text() for t in ax_loss.get_yticklabels(which="both") if t.get_text()]
+    assert len(labels) >= 4 and all(re.fullmatch(r"\d+(\.\d+)?", text) for text in labels)  # 2.2 ... 2.6
+
+
+def test_run_labels_and_default_names_never_collide():
+    paths = [str(REAL_LOGS["dead_relu"]), str(REAL_LOGS["nan_explode"])]
+    assert plots.run_labels(paths) == ["dead_relu", "nan_explode"]
+    assert plots.run_labels(["a/x/train.log", "b/x/train.log"]) == ["a", "b"]
+    assert plots.run_labels(["a/x/train.log", "a/y/train.log", "b/x/train.log"]) == ["a/x", "a/y", "b/x"]
+    names = {plots.default_name(plots.run_labels([p]), "scalars") for p in paths}
+    assert names == {"dead_relu_train_scalars.png", "nan_explode_train_scalars.png"}
+
+
+def test_curves_draw_into_given_axes():
+    from matplotlib.figure import Figure
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.plot_series([parsed("dead_relu")], plots.Selection(["ip1"]), ax=ax) is fig
+    assert len(panel_lines(ax)) >= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--heatmap", "--scalars"], "two pictures"),
+    (["--scalars", "--layer", "ip1"], "--scalars cannot use --layer"),
+    (["--scalars", "--phase", "test"], "--scalars cannot use --phase"),
+    (["--scalars", "--quantity", "diff"], "--scalars cannot use --quantity"),
+    (["--heatmap", "--direction", "backward"], "--heatmap cannot use --direction"),
+    (["--heatmap", "--smooth", "5"], "--heatmap cannot use --smooth"),
+    (["--label", "a", "--label", "b"], "2 --label for 1 logs"),
+    (["--show", "-o", "x.png"], "--show opens a window"),
+    (["--smooth", "0"], "0"),
+])
+def test_every_refused_combination_is_one_line_and_exit_2(args, message, tmp_path):
+    r = CliRunner().invoke(main, ["plot", str(REAL_LOGS["resumed_run"]), *args])
+    assert r.exit_code == 2 and message in r.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args", [
+    ["--heatmap", "--layer", "conv*", "--segment", "1", "--quantity", "diff"],
+    ["--scalars", "--segment", "0", "--smooth", "3", "--label", "run"],
+    ["--layer", "ip1", "--segment", "1", "--smooth", "1", "--phase", "test"],
+])
+def test_every_allowed_combination_draws(args, tmp_path):
+    out = tmp_path / "p.png"
+    r = CliRunner().invoke(main, ["plot", str(REAL_LOGS["resumed_run"]), *args, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\x89PNG")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, LogLocator
 
 Y_LABEL = "mean |value| per element (log scale)"
 ZERO_COLOR, NONFINITE_COLOR = "#1f77b4", "#d62728"
@@ -13,13 +15,31 @@ SMOOTH_ABOVE = 500  # points per series beyond which a rolling median is drawn o
 _SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 
+SHORT_RANGE = 1.5  # decades: below this, ticks are plain numbers, major and minor alike
+
+
 def log_scale(ax) -> None:
-    """A log y axis labelled 10\u207b\u00b3 in plain text: matplotlib's default labels go through its
-    TeX-like parser, a tenth of a second of every plot."""
-    from matplotlib.ticker import FuncFormatter, LogFormatter
+    """A log y axis whose labels read in one format: powers of ten (10\u207b\u00b3, plain text, not
+    matplotlib's slow TeX-like labels) over a wide range; over a short one (a flat loss, an lr
+    that barely moves) plain numbers on enough ticks to read the value."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
-    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))  # labelled on a short range
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=12))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], numticks=12))
+    ax.yaxis.set_major_formatter(_LogLabels(major=True))
+    ax.yaxis.set_minor_formatter(_LogLabels(major=False))
+
+
+class _LogLabels(Formatter):
+    """Tick labels chosen when the figure is drawn, from the axis range then."""
+
+    def __init__(self, major: bool):
+        self.major = major
+
+    def __call__(self, value, pos=None) -> str:
+        lo, hi = sorted(self.axis.get_view_interval()) if self.axis is not None else (1.0, 10.0)
+        if lo > 0 and np.log10(hi / lo) < SHORT_RANGE:
+            return f"{value:.3g}"
+        return power_of_ten(value) if self.major else ""
 
 
 def power_of_ten(value: float, _pos=None) -> str:
@@ -69,3 +89,11 @@ def legend(ax, max_legend: int) -> bool:
         return True
     ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
     return False
+
+
+def figure_of(ax) -> Figure:
+    """The top-level Figure an Axes belongs to (it may sit in a SubFigure)."""
+    fig = ax.get_figure(root=True)
+    if not isinstance(fig, Figure):
+        raise TypeError("the axes belong to no figure")
+    return fig

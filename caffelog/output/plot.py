@@ -7,12 +7,12 @@ gets a vertical line.
 """
 from __future__ import annotations
 
-import difflib
-import fnmatch
-from dataclasses import dataclass, field
+import os
+import re
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from caffelog.errors import UsageError
@@ -22,88 +22,60 @@ from caffelog.output.axes import (
     Y_LABEL,
     ZERO_COLOR,
     envelope,
+    figure_of,
     legend,
     log_scale,
     rolling_median,
 )
 from caffelog.output.heatmap import heatmap_matrix, plot_heatmap
 from caffelog.output.scalars import plot_scalars
+from caffelog.output.selection import Selection, resolve_layers, select
 from caffelog.tables.caffe_log import CaffeLog
 
-__all__ = ["Selection", "default_name", "default_selection", "heatmap_matrix", "plot_heatmap",
-           "plot_scalars", "plot_series", "resolve_layers", "select", "show"]
+__all__ = ["Selection", "conflict", "default_name", "default_selection", "heatmap_matrix", "plot_heatmap",
+           "plot_scalars", "plot_series", "resolve_layers", "run_labels", "select", "show"]
+
+SEGMENT_STYLES = ["-", "--", ":", "-."]
+
+# what each picture can be asked for; anything else given with it is refused, never ignored
+SERIES_OPTIONS = {"layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth"}
+HEATMAP_OPTIONS = {"layers", "quantity", "segment"}
+SCALARS_OPTIONS = {"segment", "smooth"}
 
 
-@dataclass
-class Selection:
-    """Which per-layer series to draw; None means any."""
-
-    layers: list[str] = field(default_factory=list)  # names or shell patterns (conv*)
-    quantity: str | None = None
-    phase: str | None = "train"
-    direction: str | None = None
-    role: str | None = None
-    blob: str | None = None
-    segment: int | None = None
-
-    def describe(self) -> str:
-        parts = [",".join(self.layers) if self.layers else "all layers"]
-        parts += [v for v in (self.phase, self.direction, self.role, self.blob, self.quantity) if v]
-        return " ".join(parts)
+def conflict(given: set[str], heatmap: bool = False, scalars: bool = False) -> str | None:
+    """Why a combination of plot options cannot be drawn as asked (None: it can). `given` names
+    the options the user set (layers, quantity, phase, direction, role, blob, segment, smooth)."""
+    if heatmap and scalars:
+        return "--heatmap and --scalars are two pictures: ask for one"
+    mode, allowed = (("--heatmap", HEATMAP_OPTIONS) if heatmap else ("--scalars", SCALARS_OPTIONS) if scalars
+                     else ("the curves", SERIES_OPTIONS))
+    extra = sorted(given - allowed)
+    if extra:
+        flags = ", ".join("--layer" if name == "layers" else f"--{name}" for name in extra)
+        return f"{mode} cannot use {flags}"
+    return None
 
 
-def select(log: CaffeLog, sel: Selection) -> pd.DataFrame:
-    """The blob rows the selection names, one value per (series, segment, iteration).
-
-    Several batches of one iteration (iter_size passes, test batches) are averaged; a NaN in
-    any of them stays NaN.
-    """
-    b = log.blobs
-    mask = np.ones(len(b), dtype=bool)
-    for column in ("quantity", "phase", "direction", "role", "blob"):
-        value = getattr(sel, column)
-        if value is not None:
-            mask &= (b[column] == value).to_numpy()
-    if sel.segment is not None:
-        mask &= (b["segment"] == sel.segment).to_numpy()
-    if sel.layers:
-        wanted = resolve_layers(log, sel.layers)
-        mask &= b["layer"].isin(wanted).to_numpy()
-    rows = b[mask]
-    keys = ["layer", "direction", "role", "blob", "quantity", "segment", "iteration"]
-    grouped = rows.groupby(keys, observed=True, sort=False)
-    out = grouped.agg(value=("value", "mean"), line=("line", "min")).reset_index()
-    has_nan = rows["value"].isna().groupby([rows[k] for k in keys], observed=True, sort=False).any()
-    out.loc[has_nan.to_numpy(), "value"] = np.nan
-    # labels and net order per series, not per row: a long run has ~100,000 rows here
-    series = out.groupby(["layer", "role", "blob", "quantity"], observed=True, sort=False).ngroup()
-    names = out.drop_duplicates(["layer", "role", "blob", "quantity"])
-    labels = [f"{name} / {r} {bl} / {q}" for name, r, bl, q in
-              zip(names["layer"], names["role"], names["blob"], names["quantity"])]
-    unique = list(dict.fromkeys(labels))  # odd names could make two series' labels equal
-    position = {label: i for i, label in enumerate(unique)}
-    label_code = np.array([position[label] for label in labels], dtype=np.int64)
-    out["label"] = pd.Categorical.from_codes(label_code[series.to_numpy()], categories=unique)
-    rank = {layer: i for i, layer in enumerate(b["layer"].unique())}  # first appearance: net order
-    out["order"] = np.array([rank[layer] for layer in names["layer"]])[series.to_numpy()]
-    out = out.sort_values(["order", "direction", "role", "blob", "quantity", "segment", "iteration"],
-                          kind="stable")
-    return out.drop(columns="order")
+def run_labels(sources: Sequence[str]) -> list[str]:
+    """Short distinct names for runs: the shortest path suffix that tells them apart, without
+    the parts they share (`a/dead_relu/train.log`, `a/nan_explode/train.log` -> dead_relu,
+    nan_explode); one run: its folder and file name."""
+    parts = [_path_parts(source) for source in sources]
+    if len(parts) == 1:
+        return ["/".join(parts[0][-2:])]
+    while all(len(p) > 1 for p in parts) and len({p[-1] for p in parts}) == 1:
+        parts = [p[:-1] for p in parts]  # the shared trailing part (train.log) says nothing
+    for k in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return ["/".join(p) for p in parts]
 
 
-def resolve_layers(log: CaffeLog, patterns: list[str]) -> list[str]:
-    """Layer names matching names or patterns; a UsageError names the close matches."""
-    known = [str(name) for name in log.blobs["layer"].unique()]
-    found = []
-    for pattern in patterns:
-        hits = [name for name in known if fnmatch.fnmatchcase(name, pattern)]
-        if not hits:
-            close = difflib.get_close_matches(pattern, known, n=5, cutoff=0.5)
-            rest = [name for name in known if name not in close]
-            raise UsageError(f"no layer {pattern!r} in {log.source}; layers: "
-                             + ", ".join(close + rest))
-        found += hits
-    return found
+def _path_parts(source: str) -> list[str]:
+    parts = [p for p in os.path.normpath(source).split(os.sep) if p not in ("", ".")]
+    return parts or [source]
 
 
 def _edges(values: np.ndarray) -> tuple[float, float]:
@@ -114,8 +86,12 @@ def _edges(values: np.ndarray) -> tuple[float, float]:
     return lo / 10 ** 0.6, hi * 10 ** 0.6
 
 
-def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> Figure:
-    """One semilog line per series; with several logs, one colour per series and a line style per log."""
+def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labels: Sequence[str] | None = None,
+                smooth: int | None = None, ax: Axes | None = None) -> Figure:
+    """One semilog line per series; with several logs, one colour per series and a line style per
+    log. A resumed log's later segments are marked where they start. smooth: the rolling-median
+    window (default: 1/200 of a series longer than 500 points). ax: draw into these Axes."""
+    names = list(labels) if labels is not None else run_labels([log.source for log in logs])
     frames = [select(log, sel) for log in logs]
     values = np.concatenate([f["value"].to_numpy() for f in frames]) if frames else np.zeros(0)
     if not len(values):
@@ -126,30 +102,36 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
     n_series = sum(f["label"].nunique() for f in frames)
     # each series gets its own row in the edge bands, so zeros of one do not hide another's
     stagger = min(0.1, 0.5 / max(n_series, 1))
-    fig = Figure(figsize=(11, 6))
-    ax = fig.add_subplot()
+    own = ax is None
+    if ax is None:
+        fig = Figure(figsize=(11, 6))
+        ax = fig.add_subplot()
+    else:
+        fig = figure_of(ax)
     log_scale(ax)
     styles = ["-", "--", ":", "-."]
     colors: dict[str, str] = {}
     zero_drawn = nonfinite_drawn = False
     first_bad = None
     k = -1
-    for i, (log, frame) in enumerate(zip(logs, frames)):
+    for i, frame in enumerate(frames):
         for label, series in frame.groupby("label", sort=False):
             k += 1
-            name = label if len(logs) == 1 else f"{label} [{log.source}]"
+            name = label if len(logs) == 1 else f"{label} [{names[i]}]"
             color = colors.setdefault(label, f"C{len(colors) % 10}")
-            for _, seg in series.groupby("segment"):
+            for segment, seg in series.groupby("segment"):
+                style = SEGMENT_STYLES[int(segment) % 4] if len(logs) == 1 else styles[i % 4]
                 x, y = seg["iteration"].to_numpy(dtype=float), seg["value"].to_numpy()
                 shown = np.where(np.isfinite(y) & (y > 0), y, np.nan)
-                if len(x) <= SMOOTH_ABOVE:
-                    ax.plot(x, shown, styles[i % 4], color=color, lw=1.2, label=name, marker=".", ms=3)
+                window = smooth if smooth is not None else (len(x) // 200 if len(x) > SMOOTH_ABOVE else 0)
+                if window <= 1:
+                    ax.plot(x, shown, style, color=color, lw=1.2, label=name, marker=".", ms=3)
                 else:  # raw values faint behind a rolling median, so long noisy runs stay readable
-                    ax.plot(*envelope(x, shown), styles[i % 4], color=color, lw=0.5, alpha=0.25)
-                    smooth = rolling_median(shown, len(x) // 200)
+                    ax.plot(*envelope(x, shown), style, color=color, lw=0.5, alpha=0.25)
+                    median = rolling_median(shown, window)
                     step = max(1, len(x) // 1500)  # a smooth line needs no more points than pixels
-                    ax.plot(x[::step], smooth[::step], styles[i % 4], color=color,
-                            lw=1.6, label=f"{name} (rolling median)" if name else None)
+                    ax.plot(x[::step], median[::step], style, color=color,
+                            lw=1.6, label=f"{name} (rolling median of {max(window, 3)})" if name else None)
                 name = None
                 zero, bad = y == 0, ~np.isfinite(y)
                 if zero.any():
@@ -165,6 +147,12 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
                     xb = x[bad].min()
                     first_bad = xb if first_bad is None else min(first_bad, xb)
     ax.set_ylim(lo, hi)
+    for frame, name in zip(frames, names):
+        starts = frame.groupby("segment")["iteration"].min().dropna()
+        for segment, iteration in starts.iloc[1:].items():  # a resumed run: where each restart begins
+            ax.axvline(float(iteration), color="0.45", ls=":", lw=1.2,
+                       label=f"resumed at iteration {int(iteration)} (segment {int(segment)})"
+                       + (f" [{name}]" if len(logs) > 1 else ""))
     if not (np.isfinite(values) & (values > 0)).any():
         ax.text(0.5, 0.5, "no positive finite value to draw:\nevery selected value is 0 or nan/inf",
                 transform=ax.transAxes, ha="center", va="center", fontsize=11, color="0.3")
@@ -174,14 +162,15 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30) -> F
         ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR, label="exactly 0 (bottom band)")
     if nonfinite_drawn:
         ax.scatter([], [], marker="X", color=NONFINITE_COLOR, label="nan / inf (top band)")
-    if legend(ax, max_legend):
+    outside = legend(ax, max_legend)
+    if own and outside:
         fig.set_layout_engine("constrained")  # make room for the legend beside the axes
-    else:
+    elif own:
         fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.09)  # a fifth faster to draw
     ax.set_xlabel("iteration")
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, which="major", alpha=0.3)
-    ax.set_title(f"{', '.join(log.source for log in logs)}\n{sel.describe()}", fontsize=10, y=1.0)
+    ax.set_title(f"{', '.join(names)}\n{sel.describe()}", fontsize=10, y=1.0, loc="left")
     return fig
 
 
@@ -197,15 +186,12 @@ def default_selection(layers: list[str], quantity: str | None = None, phase: str
     return sel, "-".join(layers) or sel.describe()
 
 
-def default_name(source: str, what: str) -> str:
-    """train.log + 'fc1' -> train_fc1.png: named after the log and the selection."""
-    import os
-    import re
-    stem = os.path.basename(source)
-    for ext in (".gz", ".log", ".txt"):
-        stem = stem[: -len(ext)] if stem.endswith(ext) else stem
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", what).strip("-") or "plot"
-    return f"{stem or 'log'}_{safe}.png"
+def default_name(labels: Sequence[str], what: str) -> str:
+    """The runs' labels + the picture: dead_relu_weight-diffs.png. Runs in different folders get
+    different names, so plotting each run of a sweep in one place never collides."""
+    stem = "+".join(re.sub(r"\.(log|txt)(\.gz)?$|\.gz$", "", label) for label in labels)[:80]
+    safe = re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{stem}_{what}").strip("_.-") or "plot"
+    return f"{safe}.png"
 
 
 def show(fig: Figure) -> None:

@@ -1,53 +1,104 @@
-"""The solver's scalars over iterations: train loss, learning rate, test outputs."""
+"""The solver's scalars over iterations: train loss, learning rate, test outputs.
+
+Each segment of a resumed log is its own line (its iterations may repeat the previous one's),
+with the resume point marked; each test net is its own series; lr is on a log axis, where 0.01
+and 20 both read.
+"""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from caffelog.output.axes import NONFINITE_COLOR, SMOOTH_ABOVE, envelope, log_scale, rolling_median
+from caffelog.output.axes import NONFINITE_COLOR, SMOOTH_ABOVE, envelope, figure_of, log_scale, rolling_median
 from caffelog.tables.caffe_log import CaffeLog
 
+SEGMENT_STYLES = ["-", "--", ":", "-."]
+RESUME_COLOR = "0.45"
 
-def plot_scalars(logs: list[CaffeLog]) -> Figure:
-    """Train loss, learning rate and each test output over iterations."""
-    fig = Figure(figsize=(11, 7), layout="constrained")
-    ax_loss, ax_lr, ax_test = fig.subplots(3, 1, sharex=True)
-    for i, log in enumerate(logs):
+
+def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Sequence[str] | None = None,
+                 smooth: int | None = None, axes: Sequence[Axes] | None = None) -> Figure:
+    """Train loss, learning rate and each test net's outputs over iterations: one colour per
+    log, one line style per segment. `axes`: three Axes to draw into (else a new Figure)."""
+    if axes is None:
+        fig = Figure(figsize=(11, 7), layout="constrained")
+        ax_loss, ax_lr, ax_test = fig.subplots(3, 1, sharex=True)
+    else:
+        ax_loss, ax_lr, ax_test = axes
+        fig = figure_of(ax_loss)
+    labels = list(labels) if labels is not None else [log.source for log in logs]
+    for i, (log, label) in enumerate(zip(logs, labels)):
         s = log.scalars
-        tag = "" if len(logs) == 1 else f" [{log.source}]"
-        loss = s[(s["source"] == "iteration") & (s["name"] == "loss")]
-        _scalar_line(ax_loss, loss, f"train loss{tag}", f"C{i}")
-        lr = s[s["name"] == "lr"]
-        ax_lr.plot(lr["iteration"].to_numpy(float), lr["value"], color=f"C{i}", label=f"lr{tag}")
-        test = s[(s["phase"] == "test")]
-        for j, (name, rows) in enumerate(test.groupby("name", observed=True)):
-            _scalar_line(ax_test, rows, f"test {name}{tag}", f"C{(i * 3 + j + 1) % 10}", marker="o")
+        if segment is not None:
+            s = s[(s["segment"] == segment).to_numpy()]
+        tag = "" if len(logs) == 1 else f" [{label}]"
+        color = f"C{i % 10}"
+        for seg, rows in s.groupby("segment", sort=True):
+            style = SEGMENT_STYLES[int(seg) % len(SEGMENT_STYLES)]
+            part = "" if s["segment"].nunique() == 1 else f" (segment {int(seg)})"
+            loss = rows[((rows["source"] == "iteration") & (rows["name"] == "loss")).to_numpy()]
+            _scalar_line(ax_loss, loss, f"train loss{tag}{part}", color, style, smooth=smooth)
+            lr = rows[(rows["name"] == "lr").to_numpy()]
+            ax_lr.plot(lr["iteration"].to_numpy(float), lr["value"].to_numpy(float), style, color=color,
+                       label=f"lr{tag}{part}", drawstyle="steps-post")
+            _mark_lr_steps(ax_lr, lr, color)
+            test = rows[(rows["phase"] == "test").to_numpy()]
+            for j, ((net, name), outputs) in enumerate(test.groupby(["test_net", "name"], observed=True)):
+                _scalar_line(ax_test, outputs, f"test#{int(net)} {name}{tag}{part}",
+                             f"C{(i * 3 + j + 1) % 10}", style, marker="o", smooth=smooth)
+        _mark_resumes(s, (ax_loss, ax_lr, ax_test))
     log_scale(ax_loss)
+    log_scale(ax_lr)
     ax_loss.set_ylabel("loss (log)")
-    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_ylabel("learning rate (log)")
     ax_test.set_ylabel("test outputs")
     ax_test.set_xlabel("iteration")
     for ax in (ax_loss, ax_lr, ax_test):
         ax.grid(True, alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
-    ax_loss.set_title(", ".join(log.source for log in logs), fontsize=10)
+        if ax.get_legend_handles_labels()[0]:  # beside the data, never over it
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax_loss.set_title(", ".join(labels), fontsize=10, loc="left")
     return fig
 
 
-def _scalar_line(ax, rows: pd.DataFrame, label: str, color: str, marker=None) -> None:
+def _mark_resumes(scalars: pd.DataFrame, axes: Sequence[Axes]) -> None:
+    """A vertical line where each later segment starts (a resumed run), labelled once."""
+    starts = scalars.groupby("segment")["iteration"].min().dropna()
+    for seg, iteration in starts.iloc[1:].items():
+        for ax in axes:
+            ax.axvline(float(iteration), color=RESUME_COLOR, ls=":", lw=1.2,
+                       label=f"resumed at iteration {int(iteration)} (segment {int(seg)})" if ax is axes[0] else None)
+
+
+def _mark_lr_steps(ax: Axes, lr: pd.DataFrame, color: str) -> None:
+    """A small marker where the learning rate changes."""
+    values = lr["value"].to_numpy(float)
+    if len(values) < 2:
+        return
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    if len(changed):
+        ax.scatter(lr["iteration"].to_numpy(float)[changed], values[changed], marker="|", s=120,
+                   color=color, zorder=3)
+
+
+def _scalar_line(ax: Axes, rows: pd.DataFrame, label: str, color: str, style: str = "-", marker=None,
+                 smooth: int | None = None) -> None:
     x, y = rows["iteration"].to_numpy(float), rows["value"].to_numpy(float)
     shown = np.where(np.isfinite(y), y, np.nan)
-    if len(x) <= SMOOTH_ABOVE:
-        ax.plot(x, shown, color=color, label=label, marker=marker, ms=3)
+    window = smooth if smooth is not None else (len(x) // 200 if len(x) > SMOOTH_ABOVE else 0)
+    if window <= 1:
+        ax.plot(x, shown, style, color=color, label=label, marker=marker, ms=3)
     else:  # the raw loss of a long run is a solid band: show it faint under a rolling median
-        ax.plot(*envelope(x, shown), color=color, lw=0.5, alpha=0.25)
+        ax.plot(*envelope(x, shown), style, color=color, lw=0.5, alpha=0.25)
         step = max(1, len(x) // 1500)
-        ax.plot(x[::step], rolling_median(shown, len(x) // 200)[::step], color=color, lw=1.6,
-                label=f"{label} (rolling median)")
+        ax.plot(x[::step], rolling_median(shown, window)[::step], style, color=color, lw=1.6,
+                label=f"{label} (rolling median of {max(window, 3)})")
     bad = ~np.isfinite(y)
     if bad.any():
         top = np.nanmax(np.where(np.isfinite(y), y, np.nan)) if np.isfinite(y).any() else 1
-        ax.scatter(x[bad], np.full(bad.sum(), top), marker="X", color=NONFINITE_COLOR,
+        ax.scatter(x[bad], np.full(bad.sum(), top), marker="X", color=color, edgecolors=NONFINITE_COLOR,
                    label=f"{label}: nan/inf ({bad.sum()})", zorder=3)
