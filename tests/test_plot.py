@@ -56,7 +56,7 @@ def test_nonfinite_and_zero_points_are_markers_not_gaps():
     zeros = sum(int((c.get_offsets()[:, 1] < bottom).sum()) for c in ax.collections if len(c.get_offsets()))
     # 51 forward tops + 50 backward bottom diffs, all exactly 0 (dead_relu/NOTES.md)
     assert zeros == int((frame["value"] == 0).sum()) == 101
-    assert "exactly 0 (bottom band)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "exactly 0 (bottom band, in the series' colour)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_default_selection_is_weight_diffs_one_line_per_layer():

@@ -75,20 +75,18 @@ def envelope(x: np.ndarray, y: np.ndarray, bins: int = 1000) -> tuple[np.ndarray
 
 
 def legend(ax, max_legend: int) -> bool:
-    """Draw the legend; True when it sits outside the axes (many series)."""
+    """Draw the legend beside the axes, never over the data; True when one was drawn."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return False
-    if len(handles) > 8:
-        shown = list(zip(handles, labels))
-        if len(shown) > max_legend:  # keep the markers' entries, say how many were cut
-            extra = [h for h in shown if "edge" in h[1] or "first" in h[1]]
-            shown = [h for h in shown if h not in extra][:max_legend - len(extra)] + extra
-            ax.set_title(ax.get_title() + f" (legend shows {max_legend} of {len(handles)})")
-        ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
-        return True
-    ax.legend(fontsize=8, loc="upper right")  # "best" scans every point: seconds on long runs
-    return False
+    shown = list(zip(handles, labels))
+    if len(shown) > max_legend:  # keep the markers' entries, say how many were cut
+        extra = [h for h in shown if "band" in h[1] or "first" in h[1] or "resumed" in h[1]]
+        shown = [h for h in shown if h not in extra][:max_legend - len(extra)] + extra
+        ax.set_title(ax.get_title() + f" (legend shows {max_legend} of {len(handles)})")
+    ax.legend(*zip(*shown), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7 if len(shown) > 8 else 8,
+              frameon=False)
+    return True
 
 
 def figure_of(ax) -> Figure:

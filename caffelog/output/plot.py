@@ -141,7 +141,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
                     zero_drawn = True
                 if bad.any():
                     ax.scatter(x[bad], np.full(bad.sum(), hi / 10 ** (stagger * k)), marker="X", s=40,
-                               color=NONFINITE_COLOR,
+                               color=color, edgecolors=NONFINITE_COLOR,
                                zorder=3, clip_on=False)
                     nonfinite_drawn = True
                     xb = x[bad].min()
@@ -159,9 +159,11 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
     if first_bad is not None:
         ax.axvline(first_bad, color=NONFINITE_COLOR, ls="--", lw=1, label=f"first nan/inf (iteration {first_bad:g})")
     if zero_drawn:
-        ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR, label="exactly 0 (bottom band)")
+        ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR,
+                   label="exactly 0 (bottom band, in the series' colour)")
     if nonfinite_drawn:
-        ax.scatter([], [], marker="X", color=NONFINITE_COLOR, label="nan / inf (top band)")
+        ax.scatter([], [], marker="X", color="white", edgecolors=NONFINITE_COLOR,
+                   label="nan / inf (top band, in the series' colour)")
     outside = legend(ax, max_legend)
     if own and outside:
         fig.set_layout_engine("constrained")  # make room for the legend beside the axes
