@@ -12,6 +12,7 @@ from caffelog.diagnose.accumulate import layer_codes
 from caffelog.diagnose.net_roles import NetRoles
 from caffelog.diagnose.schedule import LrSchedule
 from caffelog.diagnose.values import last_value
+from caffelog.tables.net_facts import train_net
 
 
 class Window:
@@ -149,8 +150,7 @@ class Context:
 
     @cached_property
     def net(self) -> pd.DataFrame:
-        n = self.net_table
-        return n[n["net"] == "train"].drop_duplicates("layer", keep="last")
+        return train_net(self.net_table)
 
     @cached_property
     def layer_types(self) -> dict[str, str]:

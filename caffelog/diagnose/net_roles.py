@@ -14,11 +14,9 @@ from functools import cached_property
 import pandas as pd
 
 from caffelog.diagnose.values import as_float, as_list, filler
+from caffelog.tables.net_facts import softmax_classes
 
 STATISTICS_ONLY = {"BatchNorm"}  # param blobs are running means/variances, never a gradient's
-SOFTMAX_LOSSES = {"SoftmaxWithLoss"}
-
-
 class NetRoles:
     """Roles of the train net's layers; `param_layers`/`backward_layers` are the layers the log
     printed forward param data / backward param diffs for (the log is the truth where the net
@@ -103,19 +101,8 @@ class NetRoles:
 
     @cached_property
     def classes(self) -> int | None:
-        """K of the one SoftmaxWithLoss over a (N, K, ...) input: None for other losses, or for
-        several losses whose sum has no single chance level."""
-        losses = self.net[self.net["type"].isin(SOFTMAX_LOSSES).to_numpy()]
-        weighted = self.net[(self.net["loss_weight"].fillna(0) > 0).to_numpy()]
-        if len(losses) != 1 or len(weighted) > 1:
-            return None
-        blob = losses["bottoms"].iloc[0][0] if len(losses["bottoms"].iloc[0]) else None
-        for tops, shapes in zip(self.net["tops"], self.net["top_shapes"]):
-            if blob in tops:
-                at = list(tops).index(blob)
-                shape: tuple = shapes[at] if len(shapes) > at else ()
-                return int(shape[1]) if len(shape) >= 2 and shape[1] >= 2 else None
-        return None
+        """K of the one SoftmaxWithLoss (see tables/net_facts.py)."""
+        return softmax_classes(self.net)
 
     @property
     def chance_loss(self) -> float | None:

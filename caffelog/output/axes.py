@@ -16,6 +16,7 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u207
 
 
 SHORT_RANGE = 1.5  # decades: below this, ticks are plain numbers, major and minor alike
+MEDIUM_RANGE = 3.5  # below this, plain numbers at 1, 2 and 5 of each decade; above, powers of ten
 
 
 def log_scale(ax) -> None:
@@ -37,9 +38,13 @@ class _LogLabels(Formatter):
 
     def __call__(self, value, pos=None) -> str:
         lo, hi = sorted(self.axis.get_view_interval()) if self.axis is not None else (1.0, 10.0)
-        if lo > 0 and np.log10(hi / lo) < SHORT_RANGE:
-            return f"{value:.3g}"
-        return power_of_ten(value) if self.major else ""
+        decades = np.log10(hi / lo) if lo > 0 else np.inf
+        if decades >= MEDIUM_RANGE:
+            return power_of_ten(value) if self.major else ""
+        # plain numbers: every tick on a short range, else 1, 2, (3,) 5 of each decade
+        mantissa = round(value / 10 ** np.floor(np.log10(value) + 1e-9), 6) if value > 0 else 0.0
+        wanted = (1.0, 2.0, 3.0, 5.0) if decades < SHORT_RANGE else (1.0, 2.0, 5.0)
+        return f"{value:.3g}" if decades < 0.7 or self.major or mantissa in wanted else ""
 
 
 def power_of_ten(value: float, _pos=None) -> str:

@@ -2,10 +2,11 @@
 
 Each segment of a resumed log is its own line (its iterations may repeat the previous one's),
 with the resume point marked; each test net is its own series; lr is on a log axis, where 0.01
-and 20 both read.
+and 20 both read; the loss panel marks chance level (ln K) when the net tells K.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 
 from caffelog.output.axes import NONFINITE_COLOR, SMOOTH_ABOVE, envelope, figure_of, log_scale, rolling_median
 from caffelog.tables.caffe_log import CaffeLog
+from caffelog.tables.net_facts import chance_loss, train_net
 
 SEGMENT_STYLES = ["-", "--", ":", "-."]
 RESUME_COLOR = "0.45"
@@ -51,6 +53,10 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
                 _scalar_line(ax_test, outputs, f"test#{int(net)} {name}{tag}{part}",
                              f"C{(i * 3 + j + 1) % 10}", style, marker="o", smooth=smooth)
         _mark_resumes(s, (ax_loss, ax_lr, ax_test))
+        chance = chance_loss(train_net(log.net))
+        if chance is not None:
+            ax_loss.axhline(chance, color=color, ls="-.", lw=0.9, alpha=0.7,
+                            label=f"chance ln {round(math.exp(chance))} = {chance:.3g}{tag}")
     log_scale(ax_loss)
     log_scale(ax_lr)
     ax_loss.set_ylabel("loss (log)")
