@@ -229,3 +229,22 @@ def test_every_allowed_combination_draws(args, tmp_path):
     r = CliRunner().invoke(main, ["plot", str(REAL_LOGS["resumed_run"]), *args, "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_dollar_in_a_name_is_drawn_as_written():
+    """`$` would start matplotlib's math text: `fc$\\frac$` failed every plot (nan_explode with ip2
+    renamed, a hostile but legal Caffe layer name)."""
+    import io
+
+    import caffelog
+    text = REAL_LOGS["nan_explode"].read_text().replace("ip2", "fc$\\frac$")
+    log = caffelog.read_log(text.splitlines(True))
+    for fig in (plots.plot_series([log], plots.Selection(["fc*"]), labels=["run$1"]),
+                plots.plot_heatmap(log), plots.plot_scalars([log], labels=["run$1"])):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(fig).print_png(io.BytesIO())  # draws every text
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("[run$1]" in t or "run$1" in t for t in legend + [fig.axes[0].get_title(loc="left")])
+    heat = plots.plot_heatmap(log)
+    FigureCanvasAgg(heat).print_png(io.BytesIO())
+    assert "fc$\\frac$" in [t.get_text() for t in heat.axes[0].get_yticklabels()]

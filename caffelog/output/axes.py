@@ -2,6 +2,11 @@
 runs, legends that stay readable, and the colours of the values a log axis cannot show."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -100,3 +105,23 @@ def figure_of(ax) -> Figure:
     if not isinstance(fig, Figure):
         raise TypeError("the axes belong to no figure")
     return fig
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def plain_text(draw: F) -> F:
+    """Draw with matplotlib's math text off: a layer or file named `fc$\\frac$` is shown as
+    written, never parsed as TeX (which fails, or renders something else). Every Text made
+    while drawing keeps the setting, tick labels included (they are made here, not later)."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            fig = draw(*args, **kwargs)
+            for ax in fig.axes:  # ticks are made lazily: make them now, under this setting
+                for axis in (ax.xaxis, ax.yaxis):
+                    for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                        tick.label1.set_parse_math(False)
+                        tick.label2.set_parse_math(False)
+            return fig
+    return wrapper  # type: ignore[return-value]

@@ -16,7 +16,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from caffelog.errors import UsageError
-from caffelog.output.axes import figure_of
+from caffelog.output.axes import figure_of, plain_text
 from caffelog.output.selection import resolve_layers
 from caffelog.tables.caffe_log import CaffeLog
 
@@ -81,6 +81,7 @@ def _binned(matrix: pd.DataFrame, max_columns: int) -> pd.DataFrame:
     return binned
 
 
+@plain_text
 def plot_heatmap(logs: CaffeLog | Sequence[CaffeLog], quantity: str = "data", segment: int | None = None,
                  layers: list[str] | None = None, labels: Sequence[str] | None = None,
                  max_columns: int = MAX_COLUMNS, axes: Sequence[Axes] | None = None) -> Figure:

@@ -25,6 +25,7 @@ from caffelog.output.axes import (
     figure_of,
     legend,
     log_scale,
+    plain_text,
     rolling_median,
 )
 from caffelog.output.heatmap import heatmap_matrix, plot_heatmap
@@ -86,6 +87,7 @@ def _edges(values: np.ndarray) -> tuple[float, float]:
     return lo / 10 ** 0.6, hi * 10 ** 0.6
 
 
+@plain_text
 def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labels: Sequence[str] | None = None,
                 smooth: int | None = None, ax: Axes | None = None) -> Figure:
     """One semilog line per series; with several logs, one colour per series and a line style per

@@ -14,7 +14,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from caffelog.output.axes import NONFINITE_COLOR, SMOOTH_ABOVE, envelope, figure_of, log_scale, rolling_median
+from caffelog.output.axes import (
+    NONFINITE_COLOR,
+    SMOOTH_ABOVE,
+    envelope,
+    figure_of,
+    log_scale,
+    plain_text,
+    rolling_median,
+)
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.net_facts import chance_loss, train_net
 
@@ -22,6 +30,7 @@ SEGMENT_STYLES = ["-", "--", ":", "-."]
 RESUME_COLOR = "0.45"
 
 
+@plain_text
 def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Sequence[str] | None = None,
                  smooth: int | None = None, axes: Sequence[Axes] | None = None) -> Figure:
     """Train loss, learning rate and each test net's outputs over iterations: one colour per
