@@ -229,3 +229,16 @@ def test_output_into_a_pipe_already_closed_is_not_an_error(verb):
                        text=True)
     os.close(write)
     assert (p.returncode, p.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("table", ["net", "blobs", "scalars"])
+def test_a_cached_table_writes_the_same_bytes(table, tmp_path, monkeypatch):
+    """The second look comes from the cache; its CSV must be the first one's, byte for byte
+    (the net's shapes once came back as `np.int64(32)`)."""
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path / "cache"))
+    outputs = []
+    for n in (1, 2):
+        out = tmp_path / f"{table}{n}.csv"
+        assert run("parse", str(REAL_LOGS["dead_relu"]), "--table", table, "-o", str(out)).exit_code == 0
+        outputs.append(out.read_bytes())
+    assert len(list((tmp_path / "cache").iterdir())) == 1 and outputs[0] == outputs[1]

@@ -231,10 +231,17 @@ def _read_layers(path: Path, patterns: list[str]) -> pd.DataFrame:
     return pd.read_parquet(path, filters=[("layer", "in", wanted)]).reset_index(drop=True)
 
 
-def _as_list(value):
+def _as_list(value) -> list:
+    """A list column as the parse made it: Python lists of str, int or tuples of int (Parquet
+    hands back numpy arrays of numpy ints, which print as np.int64(32) in a CSV)."""
     if value is None:
         return []
-    return [tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in value]
+    return [tuple(_plain(x) for x in v) if hasattr(v, "__len__") and not isinstance(v, str) else _plain(v)
+            for v in value]
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
 
 
 def clear() -> int:
