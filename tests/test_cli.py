@@ -242,3 +242,21 @@ def test_a_cached_table_writes_the_same_bytes(table, tmp_path, monkeypatch):
         assert run("parse", str(REAL_LOGS["dead_relu"]), "--table", table, "-o", str(out)).exit_code == 0
         outputs.append(out.read_bytes())
     assert len(list((tmp_path / "cache").iterdir())) == 1 and outputs[0] == outputs[1]
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_not_served_from_the_cache(tmp_path, monkeypatch):
+    import os
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path / "cache"))
+    log = tmp_path / "train.log"
+    data = REAL_LOGS["dead_relu"].read_bytes()
+    log.write_bytes(data)
+    from caffelog.api import load
+    first = load(log)
+    st = os.stat(log)
+    at = data.index(b"top blob ip1 data: ") + len(b"top blob ip1 data: ")
+    edited = data[:at] + (b"9" if data[at:at + 1] != b"9" else b"8") + data[at + 1:]  # same size
+    log.write_bytes(edited)
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime put back
+    second = load(log)
+    assert len(edited) == len(data) and os.stat(log).st_mtime_ns == st.st_mtime_ns
+    assert not first.blobs["value"].equals(second.blobs["value"])

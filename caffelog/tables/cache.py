@@ -1,7 +1,8 @@
 """A second look is instant: parsed tables cached as Parquet in the user's cache directory.
 
-The key is the log's absolute path, size and mtime, caffelog's version and the grammar's text,
-so an edited log, a new caffelog or a changed grammar never serves stale tables. stdin and file
+The key is the log's absolute path, size, mtime, ctime and inode, caffelog's version and the
+grammar's text, so an edited log (even one whose size and mtime were put back), a new caffelog
+or a changed grammar never serves stale tables. stdin and file
 objects are never cached. ``CAFFELOG_CACHE_DIR`` moves the cache (tests use it).
 """
 from __future__ import annotations
@@ -40,7 +41,10 @@ def cache_dir() -> Path:
 def cache_key(path: Path) -> str:
     st = path.stat()
     grammar = hashlib.sha256(grammar_path().read_bytes()).hexdigest()
-    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{__version__}|{SCHEMA}|{grammar}"
+    # ctime and inode too: an edit in place that keeps the size and restores the mtime, or a
+    # `cp -p` over the log, changes the ctime (no user can set it) or the inode
+    stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{st.st_dev}"
+    ident = f"{path.resolve()}|{stamp}|{__version__}|{SCHEMA}|{grammar}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
