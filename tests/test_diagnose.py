@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import parsed
+from conftest import REAL_LOGS, parsed
 
 import caffelog
 from caffelog.diagnose.diagnosis import diagnose, worst_reaches
@@ -166,3 +166,37 @@ def test_every_rule_documents_itself():
         assert rule.id == rule.id.lower() and " " not in rule.id
         assert rule.severity in ("error", "warning", "info")
         assert "Fix" in doc or "fix" in doc, rule.id
+
+
+@pytest.mark.parametrize("text,message", [
+    ("exploding.value=nan", "finite"), ("exploding.value=inf", "finite"), ("exploding.value=-1", ">= 0"),
+    ("update-ratio.far=0", "> 0"), ("softmax-underflow.min_count=0", "> 0"),
+    ("loss-plateau.window=2", "at most 1"), ("exploding.window=1e300", "too large"),
+    ("exploding.nope=1", "has no threshold"), ("nope.value=1", "unknown rule"), ("exploding.value=x", "NUMBER"),
+])
+def test_a_bad_threshold_is_one_line_before_the_parse(text, message):
+    from click.testing import CliRunner
+
+    from caffelog.cli import main
+    r = CliRunner().invoke(main, ["diagnose", str(REAL_LOGS["nan_explode"]), "--threshold", text])
+    assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1 and r.stdout == ""
+
+
+@pytest.mark.parametrize("toml,message", [
+    ('[thresholds.exploding]\nvalue = "big"\n', "is not a number"),
+    ("[thresholds.exploding]\nvalue = true\n", "is not a number"),
+    ('fail-on = "sometimes"\n', "fail-on"),
+    ('select = "exploding"\n', "list of rule names"),
+    ("[thresholds.loss-plateau]\nwindow = 0\n", None),  # 0 is a legal share: runs
+])
+def test_a_bad_config_file_is_one_line(tmp_path, toml, message):
+    from click.testing import CliRunner
+
+    from caffelog.cli import main
+    (tmp_path / "train.log").write_bytes(REAL_LOGS["dead_relu"].read_bytes())
+    (tmp_path / "caffelog.toml").write_text(toml)
+    r = CliRunner().invoke(main, ["diagnose", str(tmp_path / "train.log"), "--no-cache"])
+    if message is None:
+        assert r.exit_code in (0, 1) and r.stderr == ""
+    else:
+        assert r.exit_code == 2 and message in r.stderr and r.stderr.count("\n") == 1

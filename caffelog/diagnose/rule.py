@@ -1,6 +1,7 @@
 """The shape of a rule: what it folds, what it reports, and how a finding is made."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from caffelog.diagnose.accumulate import Span
 from caffelog.diagnose.findings import Finding
 from caffelog.diagnose.values import as_int
+from caffelog.errors import UsageError
 
 if TYPE_CHECKING:
     from caffelog.diagnose.context import Context, Window
@@ -29,13 +31,33 @@ class Rule:
     id: ClassVar[str]
     severity: ClassVar[str]
     thresholds: ClassVar[dict[str, float]] = {}
+    positive: ClassVar[frozenset[str]] = frozenset()  # thresholds that must be > 0 (the rest >= 0)
+    fractions: ClassVar[frozenset[str]] = frozenset()  # thresholds that are a share of the run: <= 1
+    counts: ClassVar[frozenset[str]] = frozenset()  # thresholds that count rows: < 2**62
 
     def __init__(self, overrides: dict[str, float] | None = None):
         unknown = set(overrides or {}) - set(self.thresholds)
         if unknown:
-            raise KeyError(f"rule {self.id} has no threshold {', '.join(sorted(unknown))} "
-                           f"(it has: {', '.join(self.thresholds) or 'none'})")
+            raise UsageError(f"rule {self.id} has no threshold {', '.join(sorted(unknown))} "
+                             f"(it has: {', '.join(self.thresholds) or 'none'})")
+        for name, value in (overrides or {}).items():
+            self._check(name, value)
         self.threshold = {**self.thresholds, **(overrides or {})}
+
+    def _check(self, name: str, value) -> None:
+        """A threshold is a finite number, >= 0 (> 0 where the rule divides by it or counts
+        with it): anything else is one clear line, not a traceback deep in a rule."""
+        where = f"threshold {self.id}.{name} = {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{where}: not a number")
+        if not math.isfinite(value):
+            raise UsageError(f"{where}: must be a finite number")
+        if value < 0 or (name in self.positive and value == 0):
+            raise UsageError(f"{where}: must be {'> 0' if name in self.positive else '>= 0'}")
+        if name in self.fractions and value > 1:
+            raise UsageError(f"{where}: a share of the run, at most 1")
+        if name in self.counts and value >= 2 ** 62:
+            raise UsageError(f"{where}: too large to count with")
 
     def observe(self, w: Window) -> None:
         """Fold one window of the tables into this rule's state (default: nothing to keep)."""

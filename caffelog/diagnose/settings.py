@@ -7,6 +7,8 @@ from pathlib import Path
 
 from caffelog.errors import UsageError
 
+FAIL_ON = ("error", "warning", "info", "never")
+
 
 @dataclass
 class Settings:
@@ -16,6 +18,10 @@ class Settings:
     ignore: list[str] = field(default_factory=list)
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     fail_on: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.fail_on is not None and self.fail_on not in FAIL_ON:
+            raise UsageError(f"fail-on {self.fail_on!r}: expected one of {', '.join(FAIL_ON)}")
 
     def merged(self, other: Settings) -> Settings:
         """other (the command line) wins over self (the config file)."""
@@ -62,6 +68,15 @@ def _settings_from(data: dict, path: Path) -> Settings:
     for rule, values in (data.get("thresholds") or {}).items():
         if not isinstance(values, dict):
             raise UsageError(f"{path}: thresholds.{rule} must be a table of NAME = NUMBER")
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"{path}: thresholds.{rule}.{name} = {value!r} is not a number")
         thresholds[rule] = {k: float(v) for k, v in values.items()}
-    return Settings(list(data.get("select", [])), list(data.get("ignore", [])), thresholds,
-                    data.get("fail-on", data.get("fail_on", "error")))
+    lists = {key: data.get(key, []) for key in ("select", "ignore")}
+    for key, value in lists.items():
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise UsageError(f"{path}: {key} must be a list of rule names")
+    fail_on = data.get("fail-on", data.get("fail_on", "error"))
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"{path}: fail-on = {fail_on!r}: expected one of {', '.join(FAIL_ON)}")
+    return Settings(list(lists["select"]), list(lists["ignore"]), thresholds, fail_on)

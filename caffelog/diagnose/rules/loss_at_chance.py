@@ -27,6 +27,7 @@ class LossAtChance(Rule):
 
     id = "loss-at-chance"
     severity = "warning"
+    fractions = frozenset({"window"})
     thresholds = {"tolerance": 0.1, "min_displays": 20, "min_fraction": 0.25, "window": 0.05, "learned": 1.5}
 
     def check(self, ctx: Context):

@@ -19,6 +19,7 @@ class LossDivergence(Rule):
 
     id = "loss-divergence"
     severity = "error"
+    fractions = frozenset({"window"})
     thresholds = {"factor": 2.0, "window": 0.1, "undone": 0.5}
 
     def check(self, ctx: Context):

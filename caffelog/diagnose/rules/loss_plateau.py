@@ -20,6 +20,7 @@ class LossPlateau(Rule):
 
     id = "loss-plateau"
     severity = "warning"
+    fractions = frozenset({"window"})
     thresholds = {"drop": 0.05, "window": 0.1}
 
     def check(self, ctx: Context):

@@ -23,6 +23,7 @@ class SoftmaxUnderflow(Rule):
 
     id = "softmax-underflow"
     severity = "warning"
+    positive = frozenset({"min_count"})
     thresholds = {"tolerance": 0.002, "min_count": 2}
 
     def check(self, ctx: Context):

@@ -33,6 +33,7 @@ class UpdateRatio(Rule):
 
     id = "update-ratio"
     severity = "warning"
+    positive = frozenset({"estimate_tolerance", "far"})
     thresholds = {"low": 1e-4, "high": 1e-2, "estimate_tolerance": 3.0, "far": 10.0}
 
     def __init__(self, overrides=None):
