@@ -98,12 +98,9 @@ def read_log(source: Source, progress: Progress = None, workers: int | None = No
 def _from_cache(source: Source, layers: list[str] | None) -> CaffeLog | None:
     """The cached tables of source (None when there are none, or they are damaged: a damaged
     entry is removed and the log parsed again, never fatal)."""
-    entry = cache.entry_of(source)
-    if not cache.is_complete(entry):
-        if entry is None:
-            return None
-        cache.save_entry(_read_in_process(source, None, 1), entry)  # asked for by name: fill it
-    assert entry is not None
+    entry = _filled_entry(source)
+    if entry is None:
+        return None
     try:
         log = cache.load_entry(entry, layers)
     except Exception:  # noqa: BLE001 - whatever is wrong with the entry, the log is still there
@@ -111,6 +108,15 @@ def _from_cache(source: Source, layers: list[str] | None) -> CaffeLog | None:
         return None
     log.source = describe(source)  # the name this caller used, not the first one's
     return log
+
+
+def _filled_entry(source: Source):
+    """The cache entry of a file, parsed into it first if the cache engine was asked for by
+    name and has none yet (None: not a file, so never cached)."""
+    entry = cache.entry_of(source)
+    if entry is not None and not cache.is_complete(entry):
+        cache.save_entry(_read_in_process(source, None, 1), entry)
+    return entry
 
 
 def _read_in_process(source: Source, progress: Progress, workers: int) -> CaffeLog:
@@ -215,11 +221,9 @@ def read_windows(source: Source, progress: Progress = None, use_cache: bool = Fa
 
 
 def _cached_windows(source: Source) -> Reading | None:
-    entry = cache.entry_of(source)
+    entry = _filled_entry(source)
     if entry is None:
         return None
-    if not cache.is_complete(entry):
-        cache.save_entry(_read_in_process(source, None, 1), entry)
     try:
         stored = cache.EntryWindows(entry)
     except Exception:  # noqa: BLE001 - a damaged entry is parsed again, never fatal

@@ -14,6 +14,8 @@ from matplotlib.ticker import Formatter, LogLocator
 
 Y_LABEL = "mean |value| per element (log scale)"
 ZERO_COLOR, NONFINITE_COLOR = "#1f77b4", "#d62728"
+LINE_STYLES = ["-", "--", ":", "-."]  # one per segment (one log) or per log (several)
+RESUME_COLOR = "0.45"
 SMOOTH_ABOVE = 500  # points per series beyond which a rolling median is drawn over faint raw values
 
 
@@ -125,3 +127,14 @@ def plain_text(draw: F) -> F:
                         tick.label2.set_parse_math(False)
             return fig
     return wrapper  # type: ignore[return-value]
+
+
+def mark_resumes(axes, rows: pd.DataFrame, suffix: str = "") -> None:
+    """A dotted vertical line where each later segment of a resumed log starts, on every Axes;
+    labelled on the first."""
+    starts = rows.groupby("segment")["iteration"].min().dropna()
+    for segment, iteration in starts.iloc[1:].items():
+        for ax in axes:
+            ax.axvline(float(iteration), color=RESUME_COLOR, ls=":", lw=1.2,
+                       label=f"resumed at iteration {int(iteration)} (segment {int(segment)}){suffix}"
+                       if ax is axes[0] else None)

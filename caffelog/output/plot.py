@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from caffelog.errors import UsageError
 from caffelog.output.axes import (
+    LINE_STYLES,
     NONFINITE_COLOR,
     SMOOTH_ABOVE,
     Y_LABEL,
@@ -25,6 +26,7 @@ from caffelog.output.axes import (
     figure_of,
     legend,
     log_scale,
+    mark_resumes,
     plain_text,
     rolling_median,
 )
@@ -35,8 +37,6 @@ from caffelog.tables.caffe_log import CaffeLog
 
 __all__ = ["Selection", "conflict", "default_name", "default_selection", "heatmap_matrix", "plot_heatmap",
            "plot_scalars", "plot_series", "resolve_layers", "run_labels", "select", "show"]
-
-SEGMENT_STYLES = ["-", "--", ":", "-."]
 
 # what each picture can be asked for; anything else given with it is refused, never ignored
 SERIES_OPTIONS = {"layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth"}
@@ -111,7 +111,6 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
     else:
         fig = figure_of(ax)
     log_scale(ax)
-    styles = ["-", "--", ":", "-."]
     colors: dict[str, str] = {}
     zero_drawn = nonfinite_drawn = False
     first_bad = None
@@ -122,7 +121,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
             name = label if len(logs) == 1 else f"{label} [{names[i]}]"
             color = colors.setdefault(label, f"C{len(colors) % 10}")
             for segment, seg in series.groupby("segment"):
-                style = SEGMENT_STYLES[int(segment) % 4] if len(logs) == 1 else styles[i % 4]
+                style = LINE_STYLES[(int(segment) if len(logs) == 1 else i) % len(LINE_STYLES)]
                 x, y = seg["iteration"].to_numpy(dtype=float), seg["value"].to_numpy()
                 shown = np.where(np.isfinite(y) & (y > 0), y, np.nan)
                 window = smooth if smooth is not None else (len(x) // 200 if len(x) > SMOOTH_ABOVE else 0)
@@ -150,11 +149,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
                     first_bad = xb if first_bad is None else min(first_bad, xb)
     ax.set_ylim(lo, hi)
     for frame, name in zip(frames, names):
-        starts = frame.groupby("segment")["iteration"].min().dropna()
-        for segment, iteration in starts.iloc[1:].items():  # a resumed run: where each restart begins
-            ax.axvline(float(iteration), color="0.45", ls=":", lw=1.2,
-                       label=f"resumed at iteration {int(iteration)} (segment {int(segment)})"
-                       + (f" [{name}]" if len(logs) > 1 else ""))
+        mark_resumes([ax], frame, f" [{name}]" if len(logs) > 1 else "")
     if not (np.isfinite(values) & (values > 0)).any():
         ax.text(0.5, 0.5, "no positive finite value to draw:\nevery selected value is 0 or nan/inf",
                 transform=ax.transAxes, ha="center", va="center", fontsize=11, color="0.3")

@@ -15,19 +15,18 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from caffelog.output.axes import (
+    LINE_STYLES,
     NONFINITE_COLOR,
     SMOOTH_ABOVE,
     envelope,
     figure_of,
     log_scale,
+    mark_resumes,
     plain_text,
     rolling_median,
 )
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.net_facts import chance_loss, train_net
-
-SEGMENT_STYLES = ["-", "--", ":", "-."]
-RESUME_COLOR = "0.45"
 
 
 @plain_text
@@ -49,7 +48,7 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
         tag = "" if len(logs) == 1 else f" [{label}]"
         color = f"C{i % 10}"
         for seg, rows in s.groupby("segment", sort=True):
-            style = SEGMENT_STYLES[int(seg) % len(SEGMENT_STYLES)]
+            style = LINE_STYLES[int(seg) % len(LINE_STYLES)]
             part = "" if s["segment"].nunique() == 1 else f" (segment {int(seg)})"
             loss = rows[((rows["source"] == "iteration") & (rows["name"] == "loss")).to_numpy()]
             _scalar_line(ax_loss, loss, f"train loss{tag}{part}", color, style, smooth=smooth)
@@ -61,7 +60,7 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
             for j, ((net, name), outputs) in enumerate(test.groupby(["test_net", "name"], observed=True)):
                 _scalar_line(ax_test, outputs, f"test#{int(net)} {name}{tag}{part}",
                              f"C{(i * 3 + j + 1) % 10}", style, marker="o", smooth=smooth)
-        _mark_resumes(s, (ax_loss, ax_lr, ax_test))
+        mark_resumes((ax_loss, ax_lr, ax_test), s)
         chance = chance_loss(train_net(log.net))
         if chance is not None:
             ax_loss.axhline(chance, color=color, ls="-.", lw=0.9, alpha=0.7,
@@ -78,15 +77,6 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax_loss.set_title(", ".join(labels), fontsize=10, loc="left")
     return fig
-
-
-def _mark_resumes(scalars: pd.DataFrame, axes: Sequence[Axes]) -> None:
-    """A vertical line where each later segment starts (a resumed run), labelled once."""
-    starts = scalars.groupby("segment")["iteration"].min().dropna()
-    for seg, iteration in starts.iloc[1:].items():
-        for ax in axes:
-            ax.axvline(float(iteration), color=RESUME_COLOR, ls=":", lw=1.2,
-                       label=f"resumed at iteration {int(iteration)} (segment {int(seg)})" if ax is axes[0] else None)
 
 
 def _mark_lr_steps(ax: Axes, lr: pd.DataFrame, color: str) -> None:

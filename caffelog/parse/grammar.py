@@ -5,6 +5,7 @@ shape from it, and record kinds are its rule names (kinds.py).
 """
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,12 @@ def load_grammar() -> lark.Lark:
     """The LALR parser for one log line (built once per process)."""
     return lark.Lark(grammar_path().read_text(), parser="lalr", lexer="contextual",
                      propagate_positions=False, maybe_placeholders=False)
+
+
+@lru_cache(maxsize=1)
+def grammar_digest() -> str:
+    """The grammar text's SHA-256: part of every cache key (a changed grammar, a new parse)."""
+    return hashlib.sha256(grammar_path().read_bytes()).hexdigest()
 
 
 def terminal_regex(parser: lark.Lark, name: str) -> str:

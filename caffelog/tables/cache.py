@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from caffelog.parse.grammar import grammar_path
+from caffelog.parse.grammar import grammar_digest
 from caffelog.source.chunks import file_path
 from caffelog.tables.build import CATEGORICAL, LIST_COLUMNS, Skipped
 from caffelog.tables.caffe_log import CaffeLog
@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 def cache_key(path: Path) -> str:
     st = path.stat()
-    grammar = hashlib.sha256(grammar_path().read_bytes()).hexdigest()
+    grammar = grammar_digest()
     # ctime and inode too: an edit in place that keeps the size and restores the mtime, or a
     # `cp -p` over the log, changes the ctime (no user can set it) or the inode
     stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{st.st_dev}"
