@@ -86,10 +86,13 @@ def test_healthy_conv_net_and_solver():
 
 
 def test_both_glog_prefix_styles_give_the_same_tables():
+    """Two runs of one net, the second with glog 0.6's yyyymmdd prefix: the same rows; each has its
+    own clock (the times differ, both are read)."""
     a, b = parsed("healthy_conv"), parsed("healthy_conv_default_prefix")
-    cols = [c for c in a.blobs.columns if c != "line"]
+    cols = [c for c in a.blobs.columns if c not in ("line", "time")]
     pd.testing.assert_frame_equal(a.blobs[cols], b.blobs[cols])
-    pd.testing.assert_frame_equal(a.totals.drop(columns="line"), b.totals.drop(columns="line"))
+    pd.testing.assert_frame_equal(a.totals.drop(columns=["line", "time"]), b.totals.drop(columns=["line", "time"]))
+    assert a.blobs["time"].notna().all() and b.blobs["time"].notna().all()
     assert b.skipped.count == 0
 
 

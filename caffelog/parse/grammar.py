@@ -12,6 +12,7 @@ from pathlib import Path
 import lark
 
 GRAMMAR_NAME = "caffe.lark"
+LINE, CLOCK_PARTS = "start", "clock_parts"  # the start symbols: a log line; the parts of its clock
 
 
 def grammar_path() -> Path:
@@ -25,8 +26,8 @@ def grammar_path() -> Path:
 
 @lru_cache(maxsize=1)
 def load_grammar() -> lark.Lark:
-    """The LALR parser for one log line (built once per process)."""
-    return lark.Lark(grammar_path().read_text(), parser="lalr", lexer="contextual",
+    """The LALR parser for one log line (built once per process). Parse with start=LINE."""
+    return lark.Lark(grammar_path().read_text(), parser="lalr", lexer="contextual", start=[LINE, CLOCK_PARTS],
                      propagate_positions=False, maybe_placeholders=False)
 
 

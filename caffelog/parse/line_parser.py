@@ -23,8 +23,8 @@ from itertools import accumulate
 import lark
 import numpy as np
 
-from caffelog.parse import scan
-from caffelog.parse.grammar import load_grammar, terminal_regex
+from caffelog.parse import clock, scan
+from caffelog.parse.grammar import LINE, load_grammar, terminal_regex
 from caffelog.parse.kinds import COLUMNAR_KINDS
 from caffelog.parse.records import RecordSink
 from caffelog.parse.shape import (
@@ -75,6 +75,7 @@ class LineParser:
         """
         cut = scan.cut(chunk)
         n = len(cut.ends)
+        self.sink.clock.extend(*clock.line_times(cut.buffer, cut.starts))
         lookup = self._lookup(cut.heads)
         if (lookup == UNKNOWN).any():
             lookup = self._learn_heads(chunk, cut, lookup)
@@ -227,7 +228,7 @@ class LineParser:
     def _parse_tree(self, line: str):
         self.lark_calls += 1
         try:
-            return self.lark.parse(line)
+            return self.lark.parse(line, start=LINE)
         except lark.exceptions.LarkError:
             return None
 

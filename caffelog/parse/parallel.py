@@ -89,7 +89,7 @@ def _parse_range(path: str, start: int, end: int, progress=None, in_process: boo
             if progress:
                 progress(len(chunk))
     blobs = sink.blobs if in_process else _hand_over(sink.blob_columns(consume=True))
-    return (n, blobs, sink.blob_keys, sink.totals, sink.solver, sink.replay,
+    return (n, blobs, sink.blob_keys, sink.totals, sink.solver, sink.clock, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
 
 
@@ -179,7 +179,7 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
 def _stitch(results) -> tuple[RecordSink, int]:
     sink = RecordSink()
     offset = 0
-    for n, blobs, key_table, totals, solver, replay, skipped, reasons in results:
+    for n, blobs, key_table, totals, solver, clock, replay, skipped, reasons in results:
         remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int32)
         if isinstance(blobs, BlobColumns):  # the first range, parsed here: adopt its rows
             assert offset == 0 and (remap == np.arange(len(remap))).all()
@@ -189,6 +189,7 @@ def _stitch(results) -> tuple[RecordSink, int]:
                 sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
         sink.totals.extend(totals, offset)
         sink.solver.extend(solver, offset)
+        sink.clock.extend_from(clock)
         for kind, fields, line in replay:
             sink.emit(kind, fields, line + offset)
         sink.skipped_lines.extend(line + offset for line in skipped)

@@ -10,6 +10,7 @@ from array import array
 import numpy as np
 
 from caffelog.parse import kinds
+from caffelog.parse.clock import LineClock
 from caffelog.parse.columns import BlobColumns, Interner, SolverColumns, TotalsRows
 from caffelog.parse.kinds import BLOB_KINDS, EVENT_KINDS, SOLVER_COLUMN_KINDS
 from caffelog.parse.protodump import LayerBuild, ProtoDump
@@ -24,6 +25,7 @@ class RecordSink:
         self.blobs = BlobColumns()
         self._keys = Interner()  # blob keys (direction, layer, role, blob, quantity)
         self.totals = TotalsRows()
+        self.clock = LineClock()  # the time of each line, for every kind of row
         self.events: list[tuple] = []  # (line, kind, fields) of the rarer events
         self.solver = SolverColumns()
         self.dumps: list[ProtoDump] = []
@@ -97,6 +99,8 @@ class RecordSink:
                                 fields["l2_data"], fields["l2_diff"]))
         elif kind == kinds.SOLVER_PARAMS:
             self.segment += 1
+            if self.segment > 0:
+                self.clock.mark_segment(line)
             self._net_index.clear()
             self._dump = ProtoDump("solver", line)
             self.dumps.append(self._dump)

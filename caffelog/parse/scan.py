@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 NEWLINE, BRACKET, COLON, SPACE = 10, ord("]"), ord(":"), 32
 INLINE = 12  # binary_view keeps strings up to 12 bytes inside the view itself
-PAD = b"\0" * 16
+PAD = b"\0" * 32  # room for the widest fixed-width look at a line start (clock.py)
 # arrow's own allocator would keep what it frees for arrow; malloc gives it back to numpy
 POOL = pa.system_memory_pool()
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from caffelog.parse import kinds
+from caffelog.parse.clock import LineClock
 
 TRAIN, TEST_START, TEST_END = 0, 1, 2
 _TEST_END_KINDS = {kinds.TEST_LOSS, kinds.TEST_SCORE, kinds.TEST_INTERRUPTED}
@@ -33,11 +34,18 @@ class Timeline:
     marker_iters: np.ndarray
     marker_nets: np.ndarray
     display: list[int]             # solver `display` per segment (1 when unknown)
+    clock: LineClock | None = None  # the time of each line, where the log has one
 
     def segment_of(self, lines: np.ndarray) -> np.ndarray:
         seg = np.searchsorted(self.segment_lines, lines, side="right").astype(np.int32)
         seg -= 1
         return np.maximum(seg, 0, out=seg)
+
+    def seconds(self, lines: np.ndarray, segments: np.ndarray) -> np.ndarray:
+        """Seconds since each row's segment began (NaN where the log has no time)."""
+        if self.clock is None:
+            return np.full(len(lines), np.nan)
+        return self.clock.since_start(lines, segments)
 
     def __post_init__(self) -> None:
         self.loss_segments = self.segment_of(self.loss_lines)

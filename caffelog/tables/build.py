@@ -17,11 +17,11 @@ from caffelog.parse.records import RecordSink
 from caffelog.tables.attribution import TEST_START, Timeline, batch_index, build_timeline, place_rows
 
 BLOB_COLUMNS = ["segment", "iteration", "phase", "test_net", "batch", "direction", "layer",
-                "role", "blob", "quantity", "value", "line", "inferred"]
+                "role", "blob", "quantity", "value", "line", "time", "inferred"]
 TOTAL_COLUMNS = ["segment", "iteration", "batch", "l1_data", "l1_diff", "l2_data", "l2_diff",
-                 "line", "inferred"]
+                 "line", "time", "inferred"]
 SCALAR_COLUMNS = ["segment", "iteration", "phase", "test_net", "source", "name", "value", "weighted",
-                  "line"]
+                  "line", "time"]
 NET_COLUMNS = ["segment", "net", "index", "layer", "type", "bottoms", "tops", "top_shapes",
                "top_counts", "loss_weight", "needs_backward", "params", "line"]
 
@@ -102,6 +102,7 @@ def blobs_frame(lines: np.ndarray, keys: np.ndarray, values: np.ndarray, blob_ke
     del keys
     frame["value"] = values
     frame["line"] = lines
+    frame["time"] = t.seconds(lines, p.segment)
     frame["inferred"] = p.inferred
     return pd.DataFrame(frame, columns=BLOB_COLUMNS, copy=False)
 
@@ -138,7 +139,7 @@ def totals_frame(totals: TotalsRows, t: Timeline) -> pd.DataFrame:
     return pd.DataFrame({
         "segment": p.segment, "iteration": _int_or_na(p.iteration), "batch": batch,
         "l1_data": arr[:, 1], "l1_diff": arr[:, 2], "l2_data": arr[:, 3], "l2_diff": arr[:, 4],
-        "line": lines, "inferred": p.inferred,
+        "line": lines, "time": t.seconds(lines, p.segment), "inferred": p.inferred,
     }, columns=TOTAL_COLUMNS)
 
 
@@ -195,11 +196,13 @@ def build_scalars(sink: RecordSink, t: Timeline) -> pd.DataFrame:
         columns[i] = columns[i][order]
     line, iteration, test_net, phase, source, name, value, weight = columns[:8]
     del columns
+    segment = t.segment_of(line)
     return pd.DataFrame({
-        "segment": t.segment_of(line), "iteration": _int_or_na(iteration),
+        "segment": segment, "iteration": _int_or_na(iteration),
         "phase": pd.Categorical.from_codes(phase, dtype=PHASES), "test_net": _int_or_na(test_net),
         "source": pd.Categorical.from_codes(source, dtype=pd.CategoricalDtype(SOURCES)),
         "name": _used_categories(name, names), "value": value, "weighted": weight, "line": line,
+        "time": t.seconds(line, segment),
     }, columns=SCALAR_COLUMNS)
 
 
@@ -298,7 +301,9 @@ def build_net(sink: RecordSink) -> pd.DataFrame:
 
 def timeline_of(sink: RecordSink, solvers: list[dict], span: tuple[int, int] | None = None) -> Timeline:
     displays = [_positive_int(s.get("display"), 1) for s in solvers]
-    return build_timeline(sink.events, sink.solver, displays, span)
+    timeline = build_timeline(sink.events, sink.solver, displays, span)
+    timeline.clock = sink.clock
+    return timeline
 
 
 def _positive_int(value, default: int) -> int:

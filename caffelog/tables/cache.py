@@ -27,7 +27,7 @@ from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, Tables
 from caffelog.version import __version__
 
 # bump when the tables change shape, so old cache entries are never read
-SCHEMA = 3
+SCHEMA = 4
 
 
 def cache_dir() -> Path:

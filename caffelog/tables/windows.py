@@ -103,6 +103,8 @@ class TableStream:
         totals = tables.totals_frame(sink.totals[:n_final_totals], timeline)
         sink.totals = sink.totals[n_final_totals:]
         scalars = self._take_scalars(last)
+        if last is not None:
+            sink.clock.drop_before(last)  # the rows left start at `last`
         for name, df in (("blobs", blobs), ("totals", totals), ("scalars", scalars)):
             self.rows[name] += len(df)
         return blobs, totals, scalars
@@ -112,7 +114,7 @@ class TableStream:
         sink = self.sink
         keep = (kinds.SOLVER_PARAMS, kinds.CRASH_LINE, kinds.OPTIMIZATION_DONE)  # segments, end of run
         view = RecordSink()
-        view.dumps = sink.dumps
+        view.dumps, view.clock = sink.dumps, sink.clock
         if upto is None:
             view.solver, view.events = sink.solver, sink.events
         else:  # the kept start-ups of earlier flushes are < upto too: segments stay right
