@@ -8,7 +8,7 @@ from conftest import REAL_LOGS, parsed
 
 import caffelog
 from caffelog.diagnose.diagnosis import diagnose, worst_reaches
-from caffelog.diagnose.report import render_markdown, render_text, to_json
+from caffelog.diagnose.report import elapsed, render_markdown, render_text, to_json
 from caffelog.diagnose.rules import RULES
 from caffelog.diagnose.settings import Settings, load_settings
 from caffelog.errors import UsageError
@@ -126,13 +126,16 @@ def test_outputs_agree():
     text, verbose, md = render_text(log, f), render_text(log, f, verbose=True), render_markdown(log, f)
     for finding, row in zip(f, data["findings"]):
         assert row["rule"] == finding.rule and row["line"] == finding.line and row["cause"] == finding.cause
-        assert f"line {finding.line}" in verbose
-        assert f"| {finding.line} |" in md
+        assert row["time"] == finding.time is not None
+        assert f"line {finding.line}, {elapsed(finding.time)} into the run" in verbose
+        assert f"| {finding.line} | {elapsed(finding.time)} |" in md
     assert [c["id"] for c in data["causes"]] == [c.id for c in f.causes] == ["dead-init"]
     assert sorted(i for c in data["causes"] for i in c["findings"]) == list(range(len(f)))
     for cause in f.causes:
         assert f"line {cause.line}" in text and cause.headline in text
-        assert f"`{cause.id}` (iteration {cause.iteration}, line {cause.line})" in md
+        when = f"{elapsed(cause.time)} into the run"
+        assert f"line {cause.line}, {when}" in text
+        assert f"`{cause.id}` (iteration {cause.iteration}, line {cause.line}, {when})" in md
 
 
 def test_json_keeps_nan_as_text(nan_explode):

@@ -40,10 +40,11 @@ class Cause:
     settings: list[str]
     advice: str
     findings: list[int] = field(default_factory=list)
+    time: float | None = None  # seconds since the segment began, at `line`
 
     def to_dict(self) -> dict:
         return {"id": self.id, "severity": self.severity, "headline": self.headline,
-                "iteration": self.iteration, "line": self.line, "layers": self.layers,
+                "iteration": self.iteration, "line": self.line, "time": self.time, "layers": self.layers,
                 "settings": self.settings, "advice": self.advice, "findings": self.findings}
 
 
@@ -85,13 +86,13 @@ def _cause(cause_id: str, indices: list[int], findings: list[Finding], ctx: Cont
     layers = _layers(group_, ctx)
     primary = [f for f in group_ if f.rule not in SYMPTOMS] or group_
     settings = list(dict.fromkeys(s for f in [lead, *primary] for s in f.settings))
-    iteration, line = first.iteration, first.line
+    iteration, line, time = first.iteration, first.line, first.time
     rise = ctx.schedule.rise_before(lead.segment or 0, lead.iteration) if cause_id == "lr-increase" else None
     if rise is not None:  # the cause starts at the step, whatever showed it first
-        iteration, line = rise.iteration, rise.line
+        iteration, line, time = rise.iteration, rise.line, rise.time
     return Cause(cause_id, min((f.severity for f in group_), key=SEVERITY_RANK.__getitem__),
                  _headline(cause_id, lead, group_, layers, ctx), iteration, line, layers,
-                 settings, lead.advice, indices)
+                 settings, lead.advice, indices, time)
 
 
 LEADS = ("non-finite", "dead-activation", "weight-collapse", "tanh-saturation", "loss-at-chance", "exploding",

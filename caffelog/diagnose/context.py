@@ -112,8 +112,8 @@ class Facts:
                            ("steps", s[(s["name"] == "lr_step").to_numpy()]),
                            ("tests", s[((s["phase"] == "test") & (s["source"] == "output")).to_numpy()])):
             if len(rows):
-                self._series[name].append(rows[["segment", "iteration", "line", "value", "name", "test_net",
-                                                "weighted"]])
+                self._series[name].append(rows[["segment", "iteration", "line", "time", "value", "name",
+                                                "test_net", "weighted"]])
 
     def series(self, name: str) -> pd.DataFrame:
         """One of SERIES as one frame (glued once, until the next window)."""
@@ -122,7 +122,8 @@ class Facts:
             self._series[name] = parts = [pd.concat(parts, ignore_index=True)]
         if not parts:
             return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
-                                 "line": pd.Series(dtype="int64"), "value": pd.Series(dtype="float64"),
+                                 "line": pd.Series(dtype="int64"), "time": pd.Series(dtype="float64"),
+                                 "value": pd.Series(dtype="float64"),
                                  "name": pd.Series(dtype="object"), "test_net": pd.Series(dtype="Int64"),
                                  "weighted": pd.Series(dtype="float64")})
         return parts[0]

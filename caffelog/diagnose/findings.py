@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -13,7 +15,8 @@ class Finding:
     """A problem found in the tables, with where it is and what to do about it.
 
     ``iteration``/``last_iteration`` bound the episode; ``line`` is the log line of the first
-    piece of evidence, so the user can open the log there and check. ``settings`` names the
+    piece of evidence, so the user can open the log there and check, and ``time`` how long the
+    run (its segment) had been going at that line. ``settings`` names the
     solver/net fields the advice blames; ``cause`` is the id of the Cause it was grouped under.
     """
 
@@ -32,6 +35,7 @@ class Finding:
     value: float | None = None
     threshold: float | None = None
     line: int | None = None
+    time: float | None = None  # seconds since the segment began, at `line` (None: no timestamps)
     estimated: bool = False
     evidence: list[str] = field(default_factory=list)
     settings: list[str] = field(default_factory=list)
@@ -45,6 +49,15 @@ class Finding:
             if isinstance(v, float) and not math.isfinite(v):
                 out[key] = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
         return out
+
+
+def where(row) -> dict:
+    """The line of a row (a Series or a named tuple of a table), and its time where the log has one:
+    the place a finding points to."""
+    get: Callable[[str], Any] = row.get if hasattr(row, "get") else lambda key: getattr(row, key, None)
+    time = get("time")
+    ok = time is not None and time == time  # NaN: the line had no timestamp
+    return {"line": int(get("line")), "time": float(time) if ok else None}
 
 
 class Findings(list):

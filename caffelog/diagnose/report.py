@@ -16,7 +16,24 @@ def _where(f: Finding) -> str:
         parts.append(f"iter {span}")
     if f.line is not None:
         parts.append(f"line {f.line}")
+    if f.time is not None:
+        parts.append(f"{elapsed(f.time)} into the run")
     return ", ".join(parts) or "whole run"
+
+
+def elapsed(seconds: float) -> str:
+    """A duration as people say it: `0.84 s`, `42 s`, `13 min 5 s`, `2 h 13 min`, `3 d 4 h`."""
+    if seconds < 10:
+        return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _clean(text) -> str:
@@ -63,7 +80,8 @@ def render_text(log: LogSummary, findings: list[Finding], verbose: bool = False)
 
 def cause_lines(cause, findings: list[Finding]) -> list[str]:
     """One cause: headline, its findings folded by rule, the fix and the settings to change."""
-    where = _where(Finding(rule="", severity="", message="", iteration=cause.iteration, line=cause.line))
+    where = _where(Finding(rule="", severity="", message="", iteration=cause.iteration, line=cause.line,
+                           time=cause.time))
     out = [f"{cause.severity.upper():7} {cause.id:18} {where}", f"        {_clean(cause.headline)}"]
     members = [findings[i] for i in cause.findings]
     if len(members) > 1:
@@ -116,19 +134,21 @@ def render_markdown(log: LogSummary, findings: list[Finding]) -> str:
     if causes:
         lines += ["## Causes", ""]
         for c in causes:
-            lines.append(f"- **{c.severity}** `{c.id}` (iteration {c.iteration}, line {c.line}): {_md(c.headline)}"
+            when = "" if c.time is None else f", {elapsed(c.time)} into the run"
+            lines.append(f"- **{c.severity}** `{c.id}` (iteration {c.iteration}, line {c.line}{when}): "
+                         f"{_md(c.headline)}"
                          + (f"; change: {_md(', '.join(c.settings))}" if c.settings else ""))
         lines += ["", "## Findings", ""]
     if not findings:
         lines.append("No problems found.")
     else:
-        lines += ["| severity | rule | iteration | line | layer | finding |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| severity | rule | iteration | line | time | layer | finding |",
+                  "|---|---|---|---|---|---|---|"]
         for f in findings:
             it = "" if f.iteration is None else (str(f.iteration) if f.last_iteration in (None, f.iteration)
                                                   else f"{f.iteration}-{f.last_iteration}")
             lines.append(f"| {f.severity} | {f.rule} | {it} | {'' if f.line is None else f.line} | "
-                         f"{_md(f.layer or '')} | {_md(f.message)}"
+                         f"{'' if f.time is None else elapsed(f.time)} | {_md(f.layer or '')} | {_md(f.message)}"
                          + (" *(estimate)*" if f.estimated else "") + " |")
         lines += ["", "## What to do", ""]
         for advice in dict.fromkeys(c.advice for c in causes if c.advice) if causes else ():

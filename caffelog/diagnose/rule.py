@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from caffelog.diagnose.accumulate import Span
-from caffelog.diagnose.findings import Finding
+from caffelog.diagnose.findings import Finding, where
 from caffelog.diagnose.values import as_int
 from caffelog.errors import UsageError
 
@@ -78,7 +78,8 @@ class Rule:
         kw.setdefault("segment", int(first["segment"]))
         kw.setdefault("iteration", as_int(first["iteration"]))
         kw.setdefault("last_iteration", as_int(span.last_iteration))
-        kw.setdefault("line", int(first["line"]))
+        for key, value in where(first).items():
+            kw.setdefault(key, value)
         kw.setdefault("phase", "train")
         for column in ("direction", "layer", "blob", "quantity"):
             if column in first.index:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.values import as_float, as_list, fmt_value, last_value
 
 JUMP = 2.0  # consecutive displayed lrs this far apart are a step, not a smooth decay (inv, poly)
@@ -26,6 +27,7 @@ class LrChange:
     before: float
     after: float
     line: int | None
+    time: float | None = None
 
     @property
     def factor(self) -> float:
@@ -103,14 +105,13 @@ class LrSchedule:
             rows = rows.drop_duplicates("iteration", keep="last")
             its = rows["iteration"].to_numpy("float64", na_value=np.nan)
             vals = rows["value"].to_numpy("float64")
-            lines = rows["line"].to_numpy()
             for i in range(1, len(rows)):
                 a, b = vals[i - 1], vals[i]
                 if not (a > 0 and b > 0) or max(a, b) / min(a, b) < JUMP:
                     continue
                 at = self._step_between(its[i - 1], its[i])
-                out.append(LrChange(int(segment), int(at), float(a), float(b),
-                                    self._step_line(int(segment), at) or int(lines[i])))
+                place = self._step_row(int(segment), at) or where(rows.iloc[i])
+                out.append(LrChange(int(segment), int(at), float(a), float(b), place["line"], place["time"]))
         return out
 
     def _step_between(self, after: float, upto: float) -> int:
@@ -125,10 +126,11 @@ class LrSchedule:
         inside = [p for p in points if after < p <= upto]
         return int(inside[0]) if inside else int(upto)
 
-    def _step_line(self, segment: int, iteration: int) -> int | None:
+    def _step_row(self, segment: int, iteration: int) -> dict | None:
+        """Line and time of the solver's `MultiStep Status` line of that step, if it printed one."""
         s = self.steps
         if not len(s):
             return None
         hit = s[((s["segment"] == segment) & (s["iteration"] == iteration)).fillna(False).to_numpy()]
-        return int(hit["line"].iloc[0]) if len(hit) else None
+        return where(hit.iloc[0]) if len(hit) else None
 

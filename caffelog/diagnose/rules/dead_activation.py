@@ -6,6 +6,7 @@ import pandas as pd
 
 from caffelog.diagnose.accumulate import layer_codes
 from caffelog.diagnose.context import Context, Window
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule, layer_span
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -73,7 +74,7 @@ class DeadActivation(Rule):
             f"{layer} ({kind}): top {first['blob']} {what}: every unit is dead", severity=severity,
             advice=advice, settings=settings, segment=int(first["segment"]),
             iteration=as_int(first["iteration"]), last_iteration=as_int(trail.last_iteration),
-            line=int(first["line"]), phase="train", direction="forward", layer=layer, blob=first["blob"],
+            **where(first), phase="train", direction="forward", layer=layer, blob=first["blob"],
             quantity="data", value=trail.run_max, threshold=self.threshold["floor"],
             evidence=[f"dead activation layers: {layer_span(names)}"], cause=cause)
 

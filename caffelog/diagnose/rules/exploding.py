@@ -8,6 +8,7 @@ import pandas as pd
 
 from caffelog.diagnose.accumulate import LayerSpans, Span
 from caffelog.diagnose.context import Context, Window
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -74,7 +75,7 @@ class Exploding(Rule):
                 f"weights' L2 norm {fmt_value(r['l2_data'])}, at iteration {r['iteration']}",
                 advice=advice, settings=settings, segment=int(r["segment"]), iteration=as_int(r["iteration"]),
                 phase="train", direction="backward", quantity="diff", value=float(r["l2_diff"]),
-                threshold=self.threshold["norm_growth"], line=int(r["line"]),
+                threshold=self.threshold["norm_growth"], **where(r),
                 cause=ctx.divergence_cause(int(r["segment"]), as_int(r["iteration"]))))
         return out
 

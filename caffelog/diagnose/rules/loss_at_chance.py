@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from caffelog.diagnose.context import Context
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
@@ -70,7 +71,7 @@ class LossAtChance(Rule):
                     "inputs (source lists, shuffling)") if start == 0 else
                    "see what changed before it (an lr step, dead or saturated units) in the other findings",
             iteration=as_int(first["iteration"]), last_iteration=as_int(stretch["last_iteration"].iloc[-1]),
-            phase="train", value=float(stretch["median"].median()), threshold=chance, line=int(first["line"]),
+            phase="train", value=float(stretch["median"].median()), threshold=chance, **where(first),
             evidence=evidence, cause="no-learning" if start == 0 else "loss-at-chance")]
 
 

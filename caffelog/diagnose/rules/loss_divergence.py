@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from caffelog.diagnose.context import Context
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
@@ -38,7 +39,7 @@ class LossDivergence(Rule):
                     settings=ctx.step_settings(0, at),
                     iteration=as_int(row["iteration"]), last_iteration=as_int(row["last_iteration"]),
                     phase="train", value=float(row["median"]), threshold=self.threshold["factor"],
-                    line=int(row["line"]), cause=ctx.divergence_cause(0, at))]
+                    **where(row), cause=ctx.divergence_cause(0, at))]
             if best is None or row["median"] < best["median"]:
                 best = row
         return []

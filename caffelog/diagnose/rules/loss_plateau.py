@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from caffelog.diagnose.context import Context
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.loss_trend import stretches
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
@@ -43,4 +44,4 @@ class LossPlateau(Rule):
             advice="the net is not learning: see the other findings (dead or saturated units, "
                    f"vanishing gradients); base_lr is {ctx.knob('base_lr')}; check data and labels",
             iteration=as_int(first["iteration"]), last_iteration=as_int(last["last_iteration"]),
-            phase="train", value=float(best), threshold=self.threshold["drop"], line=int(first["line"]))]
+            phase="train", value=float(best), threshold=self.threshold["drop"], **where(first))]

@@ -8,6 +8,7 @@ import pandas as pd
 
 from caffelog.diagnose.accumulate import EvenSample
 from caffelog.diagnose.context import Context, Window
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value, layer_param_block
 
@@ -109,9 +110,9 @@ class NonFinite(Rule):
         if len(loss):
             evidence.append(f"first non-finite loss: iteration {loss['iteration'].iloc[0]} "
                             f"(line {loss['line'].iloc[0]})")
-        where = f"{r['phase']} {r['direction']}, layer {r['layer']}, {r['role']} blob {r['blob']} {r['quantity']}"
+        place = f"{r['phase']} {r['direction']}, layer {r['layer']}, {r['role']} blob {r['blob']} {r['quantity']}"
         message = (f"first non-finite value: {fmt_value(r['value'])} at iteration {r['iteration']}, "
-                   f"{where} (line {r['line']})")
+                   f"{place} (line {r['line']})")
         backward_born = r["direction"] == "backward" and diverged is not True
         if backward_born:
             layer = _describe_layer(ctx, str(r["layer"]))
@@ -125,7 +126,7 @@ class NonFinite(Rule):
             message, advice=advice, settings=settings, segment=int(r["segment"]),
             iteration=as_int(r["iteration"]), last_iteration=as_int(r["iteration"]), phase=r["phase"],
             direction=r["direction"], layer=r["layer"], blob=r["blob"], quantity=r["quantity"],
-            value=float(r["value"]), line=int(r["line"]), evidence=evidence, cause=cause)
+            value=float(r["value"]), **where(r), evidence=evidence, cause=cause)
 
     def _from_other(self, ctx: Context, row: pd.Series):
         diverged, why = self._judge(ctx, row)
@@ -135,7 +136,7 @@ class NonFinite(Rule):
             f"first non-finite value: {what} at iteration {row['iteration']} (line {row['line']}), "
             "before any per-layer value turned non-finite", segment=int(row["segment"]),
             iteration=as_int(row["iteration"]), phase=str(row.get("phase", "train") or "train"),
-            line=int(row["line"]), advice=advice, settings=settings, evidence=[why],
+            **where(row), advice=advice, settings=settings, evidence=[why],
             cause="numerical-fault" if diverged is False else (
                 ctx.divergence_cause(int(row["segment"]), as_int(row["iteration"])) if diverged else "non-finite"))
 

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from caffelog.diagnose.context import Context
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int, fmt_value
 
@@ -60,7 +61,7 @@ class Overfitting(Rule):
             f"weight_decay is {ctx.knob('weight_decay', 0)}: raise it, add data or Dropout",
             settings=["weight_decay", "max_iter"], segment=int(best_row["segment"]), iteration=best_it,
             last_iteration=as_int(loss["iteration"].iloc[-1]), phase="test", value=late, threshold=best,
-            line=int(best_row["line"]), evidence=evidence)]
+            **where(best_row), evidence=evidence)]
 
 
 def _test_series(tests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

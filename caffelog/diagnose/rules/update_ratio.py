@@ -70,14 +70,15 @@ class UpdateRatio(Rule):
         w = up[up["blob"] == first]
         wide = w.pivot_table(index=["segment", "iteration", "layer"], columns="quantity",
                              values="value", observed=True)
-        lines = w.groupby(["segment", "iteration", "layer"], observed=True)["line"].min()
-        return pd.DataFrame({"value": wide["diff"] / wide["data"], "line": lines}).reset_index()
+        first_rows = w.groupby(["segment", "iteration", "layer"], observed=True)[["line", "time"]].min()
+        return pd.DataFrame({"value": wide["diff"] / wide["data"], "line": first_rows["line"],
+                             "time": first_rows["time"]}).reset_index()
 
     def _estimate(self, w: Window) -> pd.DataFrame:
         """lr x mean|diff| / mean|data| per layer and iteration; momentum is applied in check
         (the solver settings may come after the first windows)."""
         diff = w.weight_diffs.groupby(["segment", "iteration", "layer"], observed=True).agg(
-            diff=("value", "mean"), line=("line", "min"))
+            diff=("value", "mean"), line=("line", "min"), time=("time", "min"))
         data = w.weight_data.groupby(["segment", "iteration", "layer"], observed=True)["value"].mean()
         df = diff.join(data.rename("data"), how="inner").reset_index()
         at = pd.MultiIndex.from_arrays([df["segment"], df["iteration"]])

@@ -8,6 +8,7 @@ import pandas as pd
 
 from caffelog.diagnose.accumulate import layer_codes
 from caffelog.diagnose.context import Context, Window
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule, layer_span
 from caffelog.diagnose.rules.update_ratio import ADAPTIVE
 from caffelog.diagnose.values import as_float, as_int, fmt_value
@@ -80,7 +81,7 @@ class WeightCollapse(Rule):
             settings=["weight_decay"] if blamed else ["weight_decay", "decay_mult"], segment=int(a["segment"]),
             iteration=as_int(a["iteration"]), last_iteration=as_int(b["iteration"]), phase="train",
             direction="forward", layer=layer, blob=str(a["blob"]), quantity="data", value=float(b["value"]),
-            threshold=self.threshold["orders"], line=int(a["line"]), evidence=evidence,
+            threshold=self.threshold["orders"], **where(a), evidence=evidence,
             cause="weight-decay" if blamed else "weight-collapse")
 
     def _predicted_orders(self, ctx: Context, layer: str, a: pd.Series, b: pd.Series) -> float | None:

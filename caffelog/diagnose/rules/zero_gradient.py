@@ -6,6 +6,7 @@ import pandas as pd
 
 from caffelog.diagnose.accumulate import LayerSpans
 from caffelog.diagnose.context import Context, Window
+from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int
 
@@ -40,9 +41,10 @@ class ZeroGradient(Rule):
         # windows hold whole iterations, so each (layer, iteration) is decided in one window
         keys = [p["layer"], p["segment"], p["iteration"]]
         g = pd.DataFrame({"nonzero": (p["value"] != 0).to_numpy(), "line": p["line"].to_numpy(),
-                          "blob": p["blob"].astype(str).to_numpy()}, index=p.index).groupby(
-            keys, observed=True, sort=False)
-        per = pd.DataFrame({"nonzero": g["nonzero"].any(), "line": g["line"].min(), "blob": g["blob"].first()})
+                          "time": p["time"].to_numpy(), "blob": p["blob"].astype(str).to_numpy()},
+                         index=p.index).groupby(keys, observed=True, sort=False)
+        per = pd.DataFrame({"nonzero": g["nonzero"].any(), "line": g["line"].min(), "time": g["time"].min(),
+                            "blob": g["blob"].first()})
         for layer, rows in per.groupby(level=0, observed=True, sort=False):
             self.iterations.setdefault(str(layer), _ZeroRun()).add(rows)
 
@@ -64,25 +66,25 @@ class ZeroGradient(Rule):
     def _finding(self, ctx: Context, layer: str, run: _ZeroRun, severity: str, n_learnable: int):
         span = (f"every displayed iteration ({run.n})" if run.all_zero else
                 f"every displayed iteration from {run.start[1]} on ({run.trailing} of {run.n})")
-        segment, iteration, line, blob = run.start
+        segment, iteration, at, blob = run.start
         advice, settings = _advice(ctx, layer)
         return self.finding(
             f"{layer}: every param diff is exactly 0 in {span}: the layer does not learn",
             severity=severity, advice=advice, settings=settings, segment=int(segment),
-            iteration=as_int(iteration), last_iteration=as_int(self.rows[layer].last_iteration), line=int(line),
+            iteration=as_int(iteration), last_iteration=as_int(self.rows[layer].last_iteration), **where(at),
             phase="train", direction="backward", layer=layer, blob=blob, quantity="diff", value=0.0,
             evidence=[f"{n_learnable} learnable layers (BatchNorm statistics and frozen layers not counted)"])
 
 
 class _ZeroRun:
     """Per layer: how many iterations, whether all had only zero param diffs, how many of the
-    last ones in a row did, and where that trailing run starts (segment, iteration, line, blob)."""
+    last ones in a row did, and where that trailing run starts (segment, iteration, its row, blob)."""
 
     __slots__ = ("n", "all_zero", "trailing", "start")
 
     def __init__(self) -> None:
         self.n, self.all_zero, self.trailing = 0, True, 0
-        self.start: tuple = (0, None, 0, "0")
+        self.start: tuple = (0, None, {"line": 0}, "0")
 
     def add(self, per_iteration: pd.DataFrame) -> None:
         zero = ~per_iteration["nonzero"].to_numpy()
@@ -96,7 +98,7 @@ class _ZeroRun:
             self.trailing = 0
         if first_of_run < len(zero) and self.trailing == 0:
             _, segment, iteration = per_iteration.index[first_of_run]
-            self.start = (segment, iteration, per_iteration["line"].iloc[first_of_run],
+            self.start = (segment, iteration, per_iteration.iloc[first_of_run],
                           per_iteration["blob"].iloc[first_of_run])
         self.trailing += len(zero) - first_of_run
 
