@@ -188,13 +188,15 @@ def diagnose(log: str, fmt: str, select, ignore, threshold, fail_on, verbose, fo
                    "part of the paths]")
 @click.option("--smooth", type=click.IntRange(min=1), metavar="N",
               help="Rolling-median window for the curves (1: raw values)  [default: 1/200 of a long series]")
+@click.option("--x", "x", type=click.Choice(["iteration", "time"]), default="iteration", show_default=True,
+              help="What the x axis counts: iterations, or wall-clock time from the log's timestamps.")
 @click.option("-o", "--output", metavar="FILE", help="Output file; .png, .svg or .pdf  [default: named after the runs]")
 @click.option("--show", is_flag=True, help="Open a window instead of writing a file (needs a display).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @NO_CACHE
 @friendly_errors
 def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap, scalars, labels, smooth,
-         output, show, force, no_cache) -> None:
+         x, output, show, force, no_cache) -> None:
     """Semilog per-layer curves of LOGS (several logs share the axes).
 
     \b
@@ -202,6 +204,7 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
       caffelog plot train.log --quantity diff        # weight diffs of all layers
       caffelog plot train.log --heatmap              # layers x iterations
       caffelog plot train.log --scalars              # loss, lr, test outputs
+      caffelog plot train.log --scalars --x time     # ... over wall-clock time
       caffelog plot run1.log run2.log --layer fc1 -o fc1.svg
 
     Zeros are drawn on the bottom edge and nan/inf on the top edge: nothing is hidden. A resumed
@@ -210,7 +213,7 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
     """
     from caffelog.output import plot as plots
     ctx = click.get_current_context()
-    given = {name for name in ("layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth")
+    given = {name for name in ("layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth", "x")
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
     problem = plots.conflict(given, heatmap, scalars)
     if problem is None and labels and len(labels) != len(logs):
@@ -228,10 +231,12 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
         fig = plots.plot_heatmap(parsed, quantity or "data", segment, list(layers) or None, names)
         what = f"heatmap-{quantity or 'data'}"
     elif scalars:
-        fig, what = plots.plot_scalars(parsed, segment, names, smooth), "scalars"
+        fig, what = plots.plot_scalars(parsed, segment, names, smooth, x=x), "scalars"
     else:
         sel, what = plots.default_selection(list(layers), quantity, phase, direction, role, blob, segment)
-        fig = plots.plot_series(parsed, sel, labels=names, smooth=smooth)
+        fig = plots.plot_series(parsed, sel, labels=names, smooth=smooth, x=x)
+    if x == "time":
+        what += "-by-time"
     if show:
         plots.show(fig)
         return

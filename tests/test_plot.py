@@ -213,6 +213,8 @@ def test_curves_draw_into_given_axes():
     (["--label", "a", "--label", "b"], "2 --label for 1 logs"),
     (["--show", "-o", "x.png"], "--show opens a window"),
     (["--smooth", "0"], "0"),
+    (["--heatmap", "--x", "time"], "--heatmap cannot use --x"),
+    (["--x", "hours"], "hours"),
 ])
 def test_every_refused_combination_is_one_line_and_exit_2(args, message, tmp_path):
     r = CliRunner().invoke(main, ["plot", str(REAL_LOGS["resumed_run"]), *args])
@@ -223,6 +225,8 @@ def test_every_refused_combination_is_one_line_and_exit_2(args, message, tmp_pat
     ["--heatmap", "--layer", "conv*", "--segment", "1", "--quantity", "diff"],
     ["--scalars", "--segment", "0", "--smooth", "3", "--label", "run"],
     ["--layer", "ip1", "--segment", "1", "--smooth", "1", "--phase", "test"],
+    ["--scalars", "--x", "time", "--segment", "1"],
+    ["--layer", "conv1", "--x", "time"],
 ])
 def test_every_allowed_combination_draws(args, tmp_path):
     out = tmp_path / "p.png"
@@ -248,3 +252,45 @@ def test_a_dollar_in_a_name_is_drawn_as_written():
     heat = plots.plot_heatmap(log)
     FigureCanvasAgg(heat).print_png(io.BytesIO())
     assert "fc$\\frac$" in [t.get_text() for t in heat.axes[0].get_yticklabels()]
+
+
+# -- wall-clock time on x (the tables' `time`; tests/test_clock.py checks it against awk) --------
+def test_curves_over_time_draw_each_point_at_its_rows_time():
+    log = parsed("nan_explode")
+    sel = plots.Selection(["ip2"], quantity="data", role="top")
+    fig = plots.plot_series([log], sel, x="time")
+    lines = lines_by_label(fig)
+    frame = plots.select(log, sel)
+    x, _ = lines["ip2 / top ip2 / data"].get_data()
+    assert np.allclose(x, frame["time"].to_numpy())  # seconds: the run lasts under 2 minutes
+    assert fig.axes[0].get_xlabel() == "wall-clock time since the run started (s)"
+    first_bad = frame.loc[~np.isfinite(frame["value"].to_numpy()), "time"].min()
+    assert lines[f"first nan/inf ({first_bad:.3g} s)"].get_xdata()[0] == pytest.approx(first_bad)
+
+
+def test_scalars_over_time_put_a_resumed_segment_after_the_first():
+    """resumed_run: on a time axis segment 1 starts where segment 0's last row was (0.276209 s,
+    NOTES.md), so iterations 20-30 no longer draw over each other."""
+    log = parsed("resumed_run")
+    fig = plots.plot_scalars([log], x="time")
+    ax_loss = fig.axes[0]
+    lines = panel_lines(ax_loss)
+    s = log.scalars
+    loss = s[((s["name"] == "loss") & (s["source"] == "iteration")).to_numpy()]
+    seg0, seg1 = lines["train loss (segment 0)"].get_xdata(), lines["train loss (segment 1)"].get_xdata()
+    assert np.allclose(seg0, loss.loc[loss["segment"] == 0, "time"])
+    assert np.allclose(seg1, loss.loc[loss["segment"] == 1, "time"] + 0.276209)
+    assert seg1.min() > seg0.max()
+    assert list(lines["resumed at 0.276 s (segment 1)"].get_xdata()) == pytest.approx([0.276209] * 2)
+    assert fig.axes[2].get_xlabel().endswith("(s); segments end to end")
+
+
+def test_time_axis_of_a_log_without_timestamps_is_refused_in_one_line(tmp_path):
+    """The prefix elided as people paste logs (`I1109 ...] `, FORMAT.md Appendix C) on a real log."""
+    elided = re.sub(r"(?m)^[IE]\d{4} [\d:.]+ +\d+ [^\]]+\] ", "I1109 ...] ", REAL_LOGS["dead_relu"].read_text())
+    path = tmp_path / "bare.log"
+    path.write_text(elided)
+    r = CliRunner().invoke(main, ["plot", str(path), "--x", "time", "-o", str(tmp_path / "p.png")])
+    assert r.exit_code == 2 and r.output.splitlines() == [
+        f"caffelog: error: {path}: no line has a timestamp, so --x time cannot be drawn"]
+    assert not (tmp_path / "p.png").exists()

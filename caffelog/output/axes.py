@@ -12,6 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, LogLocator
 
+from caffelog.output.xaxis import XAxis
+
 Y_LABEL = "mean |value| per element (log scale)"
 ZERO_COLOR, NONFINITE_COLOR = "#1f77b4", "#d62728"
 LINE_STYLES = ["-", "--", ":", "-."]  # one per segment (one log) or per log (several)
@@ -129,12 +131,13 @@ def plain_text(draw: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def mark_resumes(axes, rows: pd.DataFrame, suffix: str = "") -> None:
+def mark_resumes(axes, rows: pd.DataFrame, suffix: str = "", x: XAxis | None = None, log_index: int = 0) -> None:
     """A dotted vertical line where each later segment of a resumed log starts, on every Axes;
     labelled on the first."""
-    starts = rows.groupby("segment")["iteration"].min().dropna()
-    for segment, iteration in starts.iloc[1:].items():
+    x = x or XAxis()
+    segments = sorted(int(s) for s in rows.loc[rows["iteration"].notna().to_numpy(), "segment"].unique())
+    for segment in segments[1:]:
+        at = x.at_start(rows, segment, log_index)
         for ax in axes:
-            ax.axvline(float(iteration), color=RESUME_COLOR, ls=":", lw=1.2,
-                       label=f"resumed at iteration {int(iteration)} (segment {int(segment)}){suffix}"
-                       if ax is axes[0] else None)
+            ax.axvline(at, color=RESUME_COLOR, ls=":", lw=1.2,
+                       label=f"resumed at {x.describe(at)} (segment {segment}){suffix}" if ax is axes[0] else None)

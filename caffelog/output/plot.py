@@ -33,20 +33,22 @@ from caffelog.output.axes import (
 from caffelog.output.heatmap import heatmap_matrix, plot_heatmap
 from caffelog.output.scalars import plot_scalars
 from caffelog.output.selection import Selection, resolve_layers, select
+from caffelog.output.xaxis import X_AXES, XAxis, x_axis
 from caffelog.tables.caffe_log import CaffeLog
 
-__all__ = ["Selection", "conflict", "default_name", "default_selection", "heatmap_matrix", "plot_heatmap",
-           "plot_scalars", "plot_series", "resolve_layers", "run_labels", "select", "show"]
+__all__ = ["X_AXES", "Selection", "XAxis", "conflict", "default_name", "default_selection", "heatmap_matrix",
+           "plot_heatmap", "plot_scalars", "plot_series", "resolve_layers", "run_labels", "select", "show",
+           "x_axis"]
 
 # what each picture can be asked for; anything else given with it is refused, never ignored
-SERIES_OPTIONS = {"layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth"}
+SERIES_OPTIONS = {"layers", "quantity", "phase", "direction", "role", "blob", "segment", "smooth", "x"}
 HEATMAP_OPTIONS = {"layers", "quantity", "segment"}
-SCALARS_OPTIONS = {"segment", "smooth"}
+SCALARS_OPTIONS = {"segment", "smooth", "x"}
 
 
 def conflict(given: set[str], heatmap: bool = False, scalars: bool = False) -> str | None:
     """Why a combination of plot options cannot be drawn as asked (None: it can). `given` names
-    the options the user set (layers, quantity, phase, direction, role, blob, segment, smooth)."""
+    the options the user set (layers, quantity, phase, direction, role, blob, segment, smooth, x)."""
     if heatmap and scalars:
         return "--heatmap and --scalars are two pictures: ask for one"
     mode, allowed = (("--heatmap", HEATMAP_OPTIONS) if heatmap else ("--scalars", SCALARS_OPTIONS) if scalars
@@ -89,10 +91,11 @@ def _edges(values: np.ndarray) -> tuple[float, float]:
 
 @plain_text
 def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labels: Sequence[str] | None = None,
-                smooth: int | None = None, ax: Axes | None = None) -> Figure:
+                smooth: int | None = None, ax: Axes | None = None, x: str = "iteration") -> Figure:
     """One semilog line per series; with several logs, one colour per series and a line style per
     log. A resumed log's later segments are marked where they start. smooth: the rolling-median
-    window (default: 1/200 of a series longer than 500 points). ax: draw into these Axes."""
+    window (default: 1/200 of a series longer than 500 points). ax: draw into these Axes.
+    x: "iteration" or "time" (wall-clock, from the log's timestamps)."""
     names = list(labels) if labels is not None else run_labels([log.source for log in logs])
     frames = [select(log, sel) for log in logs]
     values = np.concatenate([f["value"].to_numpy() for f in frames]) if frames else np.zeros(0)
@@ -101,6 +104,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
                 if all(log.blobs.empty for log in logs) else "try another --layer/--quantity/--phase")
         raise UsageError(f"nothing to plot for {sel.describe()}: {hint}")
     lo, hi = _edges(values)
+    xaxis = x_axis(logs, x)
     n_series = sum(f["label"].nunique() for f in frames)
     # each series gets its own row in the edge bands, so zeros of one do not hide another's
     stagger = min(0.1, 0.5 / max(n_series, 1))
@@ -122,39 +126,40 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
             color = colors.setdefault(label, f"C{len(colors) % 10}")
             for segment, seg in series.groupby("segment"):
                 style = LINE_STYLES[(int(segment) if len(logs) == 1 else i) % len(LINE_STYLES)]
-                x, y = seg["iteration"].to_numpy(dtype=float), seg["value"].to_numpy()
+                xs, y = xaxis.values(seg, i), seg["value"].to_numpy()
                 shown = np.where(np.isfinite(y) & (y > 0), y, np.nan)
-                window = smooth if smooth is not None else (len(x) // 200 if len(x) > SMOOTH_ABOVE else 0)
+                window = smooth if smooth is not None else (len(xs) // 200 if len(xs) > SMOOTH_ABOVE else 0)
                 if window <= 1:
-                    ax.plot(x, shown, style, color=color, lw=1.2, label=name, marker=".", ms=3)
+                    ax.plot(xs, shown, style, color=color, lw=1.2, label=name, marker=".", ms=3)
                 else:  # raw values faint behind a rolling median, so long noisy runs stay readable
-                    ax.plot(*envelope(x, shown), style, color=color, lw=0.5, alpha=0.25)
+                    ax.plot(*envelope(xs, shown), style, color=color, lw=0.5, alpha=0.25)
                     median = rolling_median(shown, window)
-                    step = max(1, len(x) // 1500)  # a smooth line needs no more points than pixels
-                    ax.plot(x[::step], median[::step], style, color=color,
+                    step = max(1, len(xs) // 1500)  # a smooth line needs no more points than pixels
+                    ax.plot(xs[::step], median[::step], style, color=color,
                             lw=1.6, label=f"{name} (rolling median of {max(window, 3)})" if name else None)
                 name = None
                 zero, bad = y == 0, ~np.isfinite(y)
                 if zero.any():
-                    ax.scatter(x[zero], np.full(zero.sum(), lo * 10 ** (stagger * k)), marker="v", s=28,
+                    ax.scatter(xs[zero], np.full(zero.sum(), lo * 10 ** (stagger * k)), marker="v", s=28,
                                color=color,
                                edgecolors=ZERO_COLOR, zorder=3, clip_on=False)
                     zero_drawn = True
                 if bad.any():
-                    ax.scatter(x[bad], np.full(bad.sum(), hi / 10 ** (stagger * k)), marker="X", s=40,
+                    ax.scatter(xs[bad], np.full(bad.sum(), hi / 10 ** (stagger * k)), marker="X", s=40,
                                color=color, edgecolors=NONFINITE_COLOR,
                                zorder=3, clip_on=False)
                     nonfinite_drawn = True
-                    xb = x[bad].min()
+                    xb = xs[bad].min()
                     first_bad = xb if first_bad is None else min(first_bad, xb)
     ax.set_ylim(lo, hi)
-    for frame, name in zip(frames, names):
-        mark_resumes([ax], frame, f" [{name}]" if len(logs) > 1 else "")
+    for i, (frame, name) in enumerate(zip(frames, names)):
+        mark_resumes([ax], frame, f" [{name}]" if len(logs) > 1 else "", xaxis, i)
     if not (np.isfinite(values) & (values > 0)).any():
         ax.text(0.5, 0.5, "no positive finite value to draw:\nevery selected value is 0 or nan/inf",
                 transform=ax.transAxes, ha="center", va="center", fontsize=11, color="0.3")
     if first_bad is not None:
-        ax.axvline(first_bad, color=NONFINITE_COLOR, ls="--", lw=1, label=f"first nan/inf (iteration {first_bad:g})")
+        ax.axvline(first_bad, color=NONFINITE_COLOR, ls="--", lw=1,
+                   label=f"first nan/inf ({xaxis.describe(first_bad)})")
     if zero_drawn:
         ax.scatter([], [], marker="v", color="white", edgecolors=ZERO_COLOR,
                    label="exactly 0 (bottom band, in the series' colour)")
@@ -166,7 +171,7 @@ def plot_series(logs: list[CaffeLog], sel: Selection, max_legend: int = 30, labe
         fig.set_layout_engine("constrained")  # make room for the legend beside the axes
     elif own:
         fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.09)  # a fifth faster to draw
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(xaxis.label)
     ax.set_ylabel(Y_LABEL)
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(f"{', '.join(names)}\n{sel.describe()}", fontsize=10, y=1.0, loc="left")

@@ -25,15 +25,17 @@ from caffelog.output.axes import (
     plain_text,
     rolling_median,
 )
+from caffelog.output.xaxis import x_axis
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.net_facts import chance_loss, train_net
 
 
 @plain_text
 def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Sequence[str] | None = None,
-                 smooth: int | None = None, axes: Sequence[Axes] | None = None) -> Figure:
-    """Train loss, learning rate and each test net's outputs over iterations: one colour per
-    log, one line style per segment. `axes`: three Axes to draw into (else a new Figure)."""
+                 smooth: int | None = None, axes: Sequence[Axes] | None = None, x: str = "iteration") -> Figure:
+    """Train loss, learning rate and each test net's outputs over iterations (x="time": over
+    wall-clock time): one colour per log, one line style per segment. `axes`: three Axes to draw
+    into (else a new Figure)."""
     if axes is None:
         fig = Figure(figsize=(11, 7), layout="constrained")
         ax_loss, ax_lr, ax_test = fig.subplots(3, 1, sharex=True)
@@ -41,6 +43,7 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
         ax_loss, ax_lr, ax_test = axes
         fig = figure_of(ax_loss)
     labels = list(labels) if labels is not None else [log.source for log in logs]
+    xaxis = x_axis(logs, x)
     for i, (log, label) in enumerate(zip(logs, labels)):
         s = log.scalars
         if segment is not None:
@@ -51,16 +54,17 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
             style = LINE_STYLES[int(seg) % len(LINE_STYLES)]
             part = "" if s["segment"].nunique() == 1 else f" (segment {int(seg)})"
             loss = rows[((rows["source"] == "iteration") & (rows["name"] == "loss")).to_numpy()]
-            _scalar_line(ax_loss, loss, f"train loss{tag}{part}", color, style, smooth=smooth)
+            _scalar_line(ax_loss, xaxis.values(loss, i), loss, f"train loss{tag}{part}", color, style, smooth=smooth)
             lr = rows[(rows["name"] == "lr").to_numpy()]
-            ax_lr.plot(lr["iteration"].to_numpy(float), lr["value"].to_numpy(float), style, color=color,
+            lr_x = xaxis.values(lr, i)
+            ax_lr.plot(lr_x, lr["value"].to_numpy(float), style, color=color,
                        label=f"lr{tag}{part}", drawstyle="steps-post")
-            _mark_lr_steps(ax_lr, lr, color)
+            _mark_lr_steps(ax_lr, lr_x, lr, color)
             test = rows[(rows["phase"] == "test").to_numpy()]
             for j, ((net, name), outputs) in enumerate(test.groupby(["test_net", "name"], observed=True)):
-                _scalar_line(ax_test, outputs, f"test#{int(net)} {name}{tag}{part}",
+                _scalar_line(ax_test, xaxis.values(outputs, i), outputs, f"test#{int(net)} {name}{tag}{part}",
                              f"C{(i * 3 + j + 1) % 10}", style, marker="o", smooth=smooth)
-        mark_resumes((ax_loss, ax_lr, ax_test), s)
+        mark_resumes((ax_loss, ax_lr, ax_test), s, x=xaxis, log_index=i)
         chance = chance_loss(train_net(log.net))
         if chance is not None:
             ax_loss.axhline(chance, color=color, ls="-.", lw=0.9, alpha=0.7,
@@ -70,7 +74,7 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
     ax_loss.set_ylabel("loss (log)")
     ax_lr.set_ylabel("learning rate (log)")
     ax_test.set_ylabel("test outputs")
-    ax_test.set_xlabel("iteration")
+    ax_test.set_xlabel(xaxis.label)
     for ax in (ax_loss, ax_lr, ax_test):
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:  # beside the data, never over it
@@ -79,20 +83,20 @@ def plot_scalars(logs: list[CaffeLog], segment: int | None = None, labels: Seque
     return fig
 
 
-def _mark_lr_steps(ax: Axes, lr: pd.DataFrame, color: str) -> None:
+def _mark_lr_steps(ax: Axes, x: np.ndarray, lr: pd.DataFrame, color: str) -> None:
     """A small marker where the learning rate changes."""
     values = lr["value"].to_numpy(float)
     if len(values) < 2:
         return
     changed = np.flatnonzero(values[1:] != values[:-1]) + 1
     if len(changed):
-        ax.scatter(lr["iteration"].to_numpy(float)[changed], values[changed], marker="|", s=120,
+        ax.scatter(x[changed], values[changed], marker="|", s=120,
                    color=color, zorder=3)
 
 
-def _scalar_line(ax: Axes, rows: pd.DataFrame, label: str, color: str, style: str = "-", marker=None,
-                 smooth: int | None = None) -> None:
-    x, y = rows["iteration"].to_numpy(float), rows["value"].to_numpy(float)
+def _scalar_line(ax: Axes, x: np.ndarray, rows: pd.DataFrame, label: str, color: str, style: str = "-",
+                 marker=None, smooth: int | None = None) -> None:
+    y = rows["value"].to_numpy(float)
     shown = np.where(np.isfinite(y), y, np.nan)
     window = smooth if smooth is not None else (len(x) // 200 if len(x) > SMOOTH_ABOVE else 0)
     if window <= 1:

@@ -50,7 +50,7 @@ def select(log: CaffeLog, sel: Selection) -> pd.DataFrame:
     rows = b[mask].assign(net=b["test_net"][mask].fillna(-1).astype(int))  # each test net its own series
     keys = ["layer", "net", "direction", "role", "blob", "quantity", "segment", "iteration"]
     grouped = rows.groupby(keys, observed=True, sort=False)
-    out = grouped.agg(value=("value", "mean"), line=("line", "min")).reset_index()
+    out = grouped.agg(value=("value", "mean"), line=("line", "min"), time=("time", "min")).reset_index()
     has_nan = rows["value"].isna().groupby([rows[k] for k in keys], observed=True, sort=False).any()
     out.loc[has_nan.to_numpy(), "value"] = np.nan
     # labels and net order per series, not per row: a long run has ~100,000 rows here
