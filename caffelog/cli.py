@@ -66,9 +66,26 @@ def _warn(log: LogSummary, show_skipped: bool = False) -> None:
 
 LOG_ARG = click.argument("log", type=click.Path(dir_okay=True, allow_dash=True))
 NO_CACHE = click.option("--no-cache", is_flag=True, help="Parse again even if a cached parse exists.")
-POLL = click.option("--poll", type=float, default=1.0, show_default=True,
+
+
+class Seconds(click.ParamType):
+    """A duration: a finite number of seconds above 0 (nan, inf, 0 and negatives are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not 0 < seconds < 1e9:  # False for nan too
+            self.fail(f"{value!r} is not a duration above 0 seconds", param, ctx)
+        return seconds
+
+
+POLL = click.option("--poll", type=Seconds(), default=1.0, show_default=True,
                     help="With --follow: seconds between reads.")
-IDLE_TIMEOUT = click.option("--idle-timeout", type=float, default=None,
+IDLE_TIMEOUT = click.option("--idle-timeout", type=Seconds(), default=None,
                             help="With --follow: stop after this many seconds without new lines.")
 SHOW_SKIPPED = click.option("--show-skipped", is_flag=True, help="List the line numbers that were skipped.")
 
@@ -134,7 +151,9 @@ def parse(log: str, output: str | None, table: str, force: bool, follow: bool, p
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]), default=None,
               help="Exit 1 when a finding is at least this severe.  [default: error]")
 @click.option("-v", "--verbose", is_flag=True, help="After the causes, list every finding with its own fix.")
-@click.option("--follow", is_flag=True, help="Keep reading LOG as it grows; print findings as they appear.")
+@click.option("--follow", is_flag=True,
+              help="Keep reading LOG (a file, a FIFO or - for a pipe) as it grows; print events (nan/inf, "
+                   "explosions) as they appear and the verdicts on the run when it ends.")
 @click.option("--fail-fast", is_flag=True, help="With --follow: exit 1 at the first error-level finding.")
 @POLL
 @IDLE_TIMEOUT

@@ -58,13 +58,13 @@ class Diagnosis:
 
     def findings(self, net: pd.DataFrame, solver: dict | None, final: bool = True) -> Findings:
         """All findings, the first non-finite value first, then by severity and log line, with
-        their causes. final=False (a log still growing): leave out the iteration still waiting
-        for its rest, and let more windows come."""
+        their causes. final=False (a log still growing): only the events (Rule.event) so far, without
+        the iteration still waiting for its rest; the verdicts on the run come once it has ended."""
         if final and self.held is not None:
             self._fold(*self.held)
             self.held = None
         ctx = Context(net, solver, self.facts)
-        found = sorted((f for rule in self.rules for f in rule.check(ctx)), key=_order)
+        found = sorted((f for rule in self.rules if final or rule.event for f in rule.check(ctx)), key=_order)
         return Findings(found, group(found, ctx), ctx.roles.frozen)
 
     def _fold(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:

@@ -34,6 +34,10 @@ class Rule:
     positive: ClassVar[frozenset[str]] = frozenset()  # thresholds that must be > 0 (the rest >= 0)
     fractions: ClassVar[frozenset[str]] = frozenset()  # thresholds that are a share of the run: <= 1
     counts: ClassVar[frozenset[str]] = frozenset()  # thresholds that count rows: < 2**62
+    # An event (a nan, a jump) stays true whatever the log says next, so a growing log reports it at
+    # once; a verdict on the run (a median, "from the start", "to the end") may change with more
+    # iterations, so it waits for the run's end. Rules are verdicts unless they say otherwise.
+    event: ClassVar[bool] = False
 
     def __init__(self, overrides: dict[str, float] | None = None):
         unknown = set(overrides or {}) - set(self.thresholds)

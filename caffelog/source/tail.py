@@ -1,11 +1,16 @@
 """The bytes a log file grows by while it is being written (like `tail -F`).
 
 A partial last line waits for its newline. If the file shrinks (truncated), is rewritten or is
-replaced (rotated: a new inode), reading starts over from the top and the caller is told.
+replaced (rotated: a new inode), reading starts over from the top and the caller is told. A pipe
+(`-` for stdin, a FIFO) cannot be re-read: its bytes are taken as they come, until the writer
+closes it.
 """
 from __future__ import annotations
 
 import os
+import select
+import stat
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +65,16 @@ def grown_chunks(path: str, poll: float = 1.0,
                  idle_timeout: float | None = None) -> Iterator[tuple[bytes, bool]]:
     """(new complete lines, restarted?) whenever the file grew or started over, until the
     caller stops iterating or idle_timeout seconds pass without growth."""
+    if path == "-":
+        yield from _piped_chunks(sys.stdin.buffer.fileno(), path, poll, idle_timeout)
+        return
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+        fd = os.open(path, os.O_RDONLY)  # a FIFO: waits for its writer, as `tail -f` does
+        try:
+            yield from _piped_chunks(fd, path, poll, idle_timeout)
+        finally:
+            os.close(fd)
+        return
     if not os.path.exists(path):
         raise LogInputError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -77,3 +92,28 @@ def grown_chunks(path: str, poll: float = 1.0,
         elif idle_timeout is not None and time.monotonic() - last_growth > idle_timeout:
             return
         time.sleep(poll)
+
+
+def _piped_chunks(fd: int, path: str, poll: float, idle_timeout: float | None) -> Iterator[tuple[bytes, bool]]:
+    """The complete lines of a pipe as they arrive, until its writer closes it or idle_timeout
+    seconds pass without a byte; a last line without newline comes at the end."""
+    pending, first, last_growth = b"", True, time.monotonic()
+    while True:
+        ready, _, _ = select.select([fd], [], [], poll)
+        if not ready:
+            if idle_timeout is not None and time.monotonic() - last_growth > idle_timeout:
+                break
+            continue
+        data = os.read(fd, READ_BYTES)
+        if not data:
+            break  # the writer closed it: all of it is read
+        if first and (pending + data)[:2] == GZIP_MAGIC:
+            raise LogInputError(f"{path}: gzip data; decompress it into the pipe (zcat) to follow it")
+        first, last_growth = False, time.monotonic()
+        data = pending + data
+        cut = data.rfind(b"\n") + 1
+        complete, pending = data[:cut], data[cut:]
+        if complete:
+            yield normalize_newlines(complete), False
+    if pending:
+        yield normalize_newlines(pending + b"\n"), False

@@ -28,6 +28,7 @@ class Exploding(Rule):
     """
 
     id = "exploding"
+    event = True
     severity = "error"
     counts = frozenset({"window"})
     thresholds = {"value": 1e8, "norm_growth": 10.0, "window": 5}

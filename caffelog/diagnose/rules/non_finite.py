@@ -30,6 +30,7 @@ class NonFinite(Rule):
     """
 
     id = "non-finite"
+    event = True
     severity = "error"
     thresholds = {"growth": 10.0, "lookback": 5}
 

@@ -22,6 +22,7 @@ class SoftmaxUnderflow(Rule):
     """
 
     id = "softmax-underflow"
+    event = True
     severity = "warning"
     positive = frozenset({"min_count"})
     thresholds = {"tolerance": 0.002, "min_count": 2}
