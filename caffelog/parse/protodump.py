@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from caffelog.parse import kinds
 
+# Caffe's own messages nest 4-5 deep; deeper text is not a Caffe dump, and following it would
+# cost a Python stack frame per level in everything that walks the tree.
+MAX_DEPTH = 64
+
 
 @dataclass
 class ProtoDump:
@@ -16,8 +20,13 @@ class ProtoDump:
     net: str | None = None
     root: dict = field(default_factory=dict)
     stack: list = field(default_factory=list)
+    too_deep: int = 0  # open blocks beyond MAX_DEPTH, whose lines are skipped
 
-    def add(self, kind: str, fields: dict) -> None:
+    def add(self, kind: str, fields: dict) -> bool:
+        """Add a dump line; False for a line nested beyond MAX_DEPTH (not kept)."""
+        if self.too_deep or (kind == kinds.PROTO_OPEN and len(self.stack) >= MAX_DEPTH):
+            self.too_deep += {kinds.PROTO_OPEN: 1, kinds.PROTO_CLOSE: -1}.get(kind, 0)
+            return False
         node = self.stack[-1] if self.stack else self.root
         if kind == kinds.PROTO_FIELD:
             node.setdefault(fields["key"], []).append(_proto_scalar(fields["value"]))
@@ -27,6 +36,7 @@ class ProtoDump:
             self.stack.append(child)
         elif kind == kinds.PROTO_CLOSE and self.stack:
             self.stack.pop()
+        return True
 
 
 def _proto_scalar(text: str):

@@ -84,8 +84,8 @@ class RecordSink:
     # -- everything the grammar recognises ----------------------------------------------------
     def emit(self, kind: str, fields: dict, line: int) -> None:
         if kind.startswith("proto_"):
-            if self._dump is not None:
-                self._dump.add(kind, fields)
+            if self._dump is not None and not self._dump.add(kind, fields):
+                self.skip(line, "nested too deep")
             return
         self._dump = None  # any glog line ends a protobuf dump
         if kind in BLOB_KINDS:

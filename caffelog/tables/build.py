@@ -306,12 +306,16 @@ def timeline_of(sink: RecordSink, solvers: list[dict], span: tuple[int, int] | N
     return timeline
 
 
+INT32_MAX = 2 ** 31 - 1  # caffe.proto declares display (and every count) int32
+
+
 def _positive_int(value, default: int) -> int:
-    """A solver setting as a positive int; a damaged or repeated one falls back to default."""
+    """A solver setting as a positive int32; a damaged, repeated or impossible one (1e400, 2^63-1:
+    no Caffe could print it) falls back to default."""
     if isinstance(value, list):
         value = value[-1] if value else None
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
-    return n if n > 0 else default
+    return n if 0 < n <= INT32_MAX else default

@@ -1,0 +1,71 @@
+"""Hostile logs (issue 17): each case built from a real log by one edit, and what must hold.
+
+No case may raise: the log's damage is counted or falls back to a stated default, and every record
+the edit did not touch is kept."""
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import REAL_LOGS, parsed
+
+import caffelog
+from caffelog.cli import main
+from caffelog.diagnose.diagnosis import diagnose
+from caffelog.output import plot as plots
+from caffelog.parse.protodump import MAX_DEPTH
+
+HEALTHY = REAL_LOGS["healthy_conv"].read_text()
+
+
+def _insert_after_solver_line(text: str, extra: str) -> str:
+    head, sep, rest = text.partition("Initializing solver from parameters: \n")
+    return head + sep + extra + rest
+
+
+def test_a_dump_nested_500_deep_is_cut_at_the_depth_limit_and_counted(tmp_path):
+    """Case 6: was a RecursionError in every command."""
+    depth = 500
+    deep = "a {\n" * depth + "}\n" * depth
+    path = tmp_path / "deep.log"
+    path.write_text(_insert_after_solver_line(HEALTHY, deep))
+    log = caffelog.read_log(path)
+    assert log.skipped.reasons == {"nested too deep": 2 * (depth - MAX_DEPTH)}
+    original = parsed("healthy_conv")
+    cols = [c for c in original.blobs.columns if c != "line"]
+    pd.testing.assert_frame_equal(log.blobs[cols], original.blobs[cols])
+    assert log.solver["base_lr"] == 0.01 and log.solver["type"] == "SGD"  # the fields after it survive
+    for args in (["parse"], ["diagnose"], ["plot", "--scalars", "-o", str(tmp_path / "s.png")]):
+        r = CliRunner().invoke(main, [args[0], str(path), *args[1:]])
+        assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+
+
+SOLVER_FIELDS = ["test_iter", "test_interval", "base_lr", "display", "max_iter", "gamma", "momentum",
+                 "weight_decay", "stepsize"]
+HUGE = ["1e400", "-1e400", "nan", "9223372036854775807", "1e20", "-5", "0"]
+
+
+@pytest.mark.parametrize("value", HUGE)
+@pytest.mark.parametrize("field", SOLVER_FIELDS)
+def test_impossible_numbers_in_the_solver_dump_never_raise(field, value):
+    """Case 15: `momentum: 1e400`-like values raised OverflowError; `display: 2^63-1` turned the
+    inferred iterations of a killed run into NA. The log is cut at line 3000 (a killed run)."""
+    text = re.sub(rf"(?m)^{field}: .*$", f"{field}: {value}", HEALTHY, count=1)
+    lines = text.splitlines(keepends=True)[:3000]
+    log = caffelog.read_log(io.StringIO("".join(lines)))
+    findings = diagnose(log)
+    assert all(f.message for f in findings)
+    inferred = log.blobs[log.blobs["inferred"]]
+    assert len(inferred) and inferred["iteration"].notna().all()
+    if field == "display":  # none of them is a positive int32: the default, 1
+        last = int(log.scalars.loc[log.scalars["name"] == "loss", "iteration"].max())
+        assert set(inferred["iteration"]) == {last + 1}
+    plots.plot_scalars([log])
+
