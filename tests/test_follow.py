@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import REAL_LOGS
+from conftest import REAL_LOGS, SAMPLES
 
 import caffelog
 from caffelog import engines
@@ -164,8 +164,8 @@ def test_cli_live_diagnosis_prints_every_finding_of_the_whole_log(tmp_path):
     assert next(f for f in printed if f["rule"] == "non-finite") == whole[0]
 
 
-HEALTHY = [(spec.parent.name, spec.parent / name) for spec in sorted((REAL_LOGS["resumed_run"].parents[1]).glob(
-    "*/expected.json")) if json.loads(spec.read_text()).get("healthy")
+HEALTHY = [(spec.parent.name, spec.parent / name) for spec in sorted(SAMPLES.glob("*/expected.json"))
+    if json.loads(spec.read_text()).get("healthy")
     for name in json.loads(spec.read_text()).get("logs", ["train.log"])]
 
 

@@ -56,8 +56,7 @@ class Tail:
         if len(self.head) < HEAD_BYTES and self.offset:
             with open(self.path, "rb") as f:
                 self.head = f.read(min(HEAD_BYTES, self.offset))
-        cut = data.rfind(b"\n") + 1  # a partial last line (or a lone CR) waits for its newline
-        complete, self.pending = data[:cut], data[cut:]
+        complete, self.pending = _split_partial(data)
         return normalize_newlines(complete), restarted
 
 
@@ -110,10 +109,14 @@ def _piped_chunks(fd: int, path: str, poll: float, idle_timeout: float | None) -
         if first and (pending + data)[:2] == GZIP_MAGIC:
             raise LogInputError(f"{path}: gzip data; decompress it into the pipe (zcat) to follow it")
         first, last_growth = False, time.monotonic()
-        data = pending + data
-        cut = data.rfind(b"\n") + 1
-        complete, pending = data[:cut], data[cut:]
+        complete, pending = _split_partial(pending + data)
         if complete:
             yield normalize_newlines(complete), False
     if pending:
         yield normalize_newlines(pending + b"\n"), False
+
+
+def _split_partial(data: bytes) -> tuple[bytes, bytes]:
+    """(the complete lines, the partial last line): a partial line (or a lone CR) waits for its newline."""
+    cut = data.rfind(b"\n") + 1
+    return data[:cut], data[cut:]
