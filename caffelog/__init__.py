@@ -5,13 +5,14 @@
     log.blobs, log.totals, log.scalars, log.net, log.solver, log.skipped
     from caffelog.diagnose import diagnose
     diagnose(log)                               # findings, grouped into causes
+    caffelog.report(["train.log"], "train.html")  # one self-contained HTML page
 
 The names below load on first use, so `caffelog --help` does not wait for pandas.
 """
 from caffelog.errors import LogInputError, UsageError
 from caffelog.version import __version__
 
-__all__ = ["CaffeLog", "LogInputError", "UsageError", "read_log", "__version__"]
+__all__ = ["CaffeLog", "LogInputError", "UsageError", "read_log", "report", "__version__"]
 
 
 def __getattr__(name: str):
@@ -21,4 +22,7 @@ def __getattr__(name: str):
     if name == "read_log":
         from caffelog.engines import read_log
         return read_log
+    if name == "report":
+        from caffelog.api import report
+        return report
     raise AttributeError(f"module 'caffelog' has no attribute {name!r}")

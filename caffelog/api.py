@@ -11,19 +11,18 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from caffelog import engines
 from caffelog.diagnose.diagnosis import diagnose as diagnose_log
 from caffelog.diagnose.diagnosis import diagnose_windows
 from caffelog.diagnose.findings import Findings
 from caffelog.diagnose.settings import Settings
-from caffelog.engines import Progress, read_log
+from caffelog.engines import Progress, read_log, read_windows
 from caffelog.source.chunks import Source
 from caffelog.tables import cache
 from caffelog.tables.caffe_log import CaffeLog, LogSummary
 from caffelog.tables.parquet import write_tables as write_stream
 from caffelog.tables.windows import StreamSummary, TableStream
 
-__all__ = ["diagnose", "diagnose_source", "export", "load", "read_log", "write_tables"]
+__all__ = ["diagnose", "diagnose_source", "export", "load", "read_log", "report", "write_tables"]
 
 
 @contextlib.contextmanager
@@ -58,14 +57,14 @@ def diagnose_source(source: Source, settings: Settings | None = None, use_cache:
     from caffelog.diagnose.diagnosis import Diagnosis
     Diagnosis(settings)  # a settings error comes before a long parse
     with _progress(source, progress) as update:
-        reading = engines.read_windows(source, update, use_cache=use_cache)
+        reading = read_windows(source, update, use_cache=use_cache)
         try:
             found = diagnose_windows(reading.windows(), reading.net, reading.solvers, settings)
         except Exception:
             if reading.engine != "cache":
                 raise
             _drop_cache_entry(source)  # damaged past its first row group: read the log itself
-            reading = engines.read_windows(source, update, use_cache=use_cache, engine="stream")
+            reading = read_windows(source, update, use_cache=use_cache, engine="stream")
             found = diagnose_windows(reading.windows(), reading.net, reading.solvers, settings)
     return reading.summary(), found
 
@@ -110,3 +109,36 @@ def export(source: Source, output: str, table: str = "blobs", force: bool = Fals
         on_read(parsed)
     write_table(parsed.table(table), output, force=force)
     return [] if output == "-" else [output]
+
+
+def report(sources: list[Source], output: str | None = None, labels: list[str] | None = None,
+           static: bool = False, force: bool = False, use_cache: bool = True, progress: bool = False,
+           on_read: Callable[[LogSummary], None] | None = None) -> str:
+    """One HTML page for the logs (several: one page comparing them), their diagnosis as
+    `diagnose` gives it (each log's own caffelog.toml/pyproject settings). Returns its path:
+    `output`, or a name made from the runs that no file has yet."""
+    from caffelog.diagnose.settings import load_settings
+    from caffelog.output.export import save_text, unused_name
+    from caffelog.output.plot import default_name, run_labels
+    from caffelog.pages.content import Run
+    from caffelog.pages.page import render
+    if labels and len(labels) != len(sources):
+        from caffelog.errors import UsageError
+        raise UsageError(f"{len(labels)} --label for {len(sources)} logs: give one per log")
+    if output is not None:
+        for source in sources:
+            _refuse_to_overwrite_the_input(source, output)
+    logs = [load(source, use_cache=use_cache, progress=progress) for source in sources]
+    for log in logs:
+        if on_read:
+            on_read(log)
+    names = list(labels or run_labels([log.source for log in logs]))
+    settings = [load_settings(source if isinstance(source, str) else None) for source in sources]
+    runs = [Run(log, diagnose_log(log, s), name) for log, s, name in zip(logs, settings, names)]
+    images = None
+    if static:
+        from caffelog.pages.static import images as draw
+        images = draw(runs)
+    target = output or unused_name(default_name(names, "report")[:-len(".png")] + ".html")
+    save_text(render(runs, images), target, force=force)
+    return target

@@ -74,3 +74,45 @@ def log_line(name: str, number: int) -> str:
             if i == number:
                 return line.rstrip("\n")
     raise IndexError(number)
+
+
+# ---- a real browser for the report pages (Debian's Chromium, driven by playwright) ----------------
+
+CHROMIUM = os.environ.get("CAFFELOG_CHROMIUM", "/usr/bin/chromium")
+# .ci/run sets CAFFELOG_REQUIRE_BROWSER=1: there a missing browser fails the browser tests
+REQUIRE_BROWSER = os.environ.get("CAFFELOG_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"no {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "no playwright (pip install playwright)"
+    return None
+
+
+def pytest_report_header(config):
+    why = browser_missing()
+    if why:
+        verdict = "FAIL (CAFFELOG_REQUIRE_BROWSER=1)" if REQUIRE_BROWSER else "skipped"
+        return f"browser tests: {verdict}: {why}"
+    return f"browser tests: {CHROMIUM}"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    why = browser_missing()
+    if why:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"browser tests required but {why}")
+        pytest.skip(f"browser tests: {why}")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -73,3 +73,20 @@ class Findings(list):
         """One row per finding (pandas), for notebooks."""
         import pandas as pd
         return pd.DataFrame([f.to_dict() for f in self], columns=list(Finding.__dataclass_fields__))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: one row per finding, worst first, every name escaped."""
+        from caffelog.diagnose.durations import elapsed
+        from caffelog.tables.html_table import html_table
+        if not self:
+            return "<p>healthy: no findings</p>"
+        rows = [[f.severity, f.rule, f.layer or "", _span(f), "" if f.line is None else f.line,
+                 "" if f.time is None else elapsed(f.time), f.message, f.advice] for f in self]
+        return html_table(["severity", "rule", "layer", "iteration", "line", "time", "finding", "fix"], rows,
+                          f"{len(self)} findings, {len(self.causes)} causes")
+
+
+def _span(f: Finding) -> str:
+    if f.iteration is None:
+        return ""
+    return str(f.iteration) if f.last_iteration in (None, f.iteration) else f"{f.iteration}-{f.last_iteration}"

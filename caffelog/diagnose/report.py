@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from caffelog.diagnose.durations import elapsed
 from caffelog.diagnose.findings import Finding
 from caffelog.tables.caffe_log import LogSummary
 
@@ -19,21 +20,6 @@ def _where(f: Finding) -> str:
     if f.time is not None:
         parts.append(f"{elapsed(f.time)} into the run")
     return ", ".join(parts) or "whole run"
-
-
-def elapsed(seconds: float) -> str:
-    """A duration as people say it: `0.84 s`, `42 s`, `13 min 5 s`, `2 h 13 min`, `3 d 4 h`."""
-    if seconds < 10:
-        return f"{seconds:.2g} s" if seconds < 1 else f"{seconds:.1f} s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _clean(text) -> str:

@@ -85,3 +85,19 @@ def save_figure(fig, target: str, force: bool = False) -> None:
     # zlib level 1: a fifth of the encoding time for a slightly bigger file
     extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
     _atomic(path, force, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, **extra))
+
+
+def save_text(text: str, target: str, force: bool = False) -> None:
+    """Write a text file (a report page) atomically, UTF-8."""
+    _atomic(Path(target), force, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def unused_name(name: str) -> str:
+    """name, or name-2, name-3... before its extension: the first that does not exist yet, so a
+    default output name never lands on an earlier file."""
+    stem, ext = os.path.splitext(name)
+    k = 1
+    while os.path.lexists(name):
+        k += 1
+        name = f"{stem}-{k}{ext}"
+    return name

@@ -67,7 +67,7 @@ def select(log: CaffeLog, sel: Selection) -> pd.DataFrame:
     out["order"] = np.array([rank[layer] for layer in names["layer"]])[series.to_numpy()]
     out = out.sort_values(["order", "net", "direction", "role", "blob", "quantity", "segment", "iteration"],
                           kind="stable")
-    return out.drop(columns=["order", "net"])
+    return out.drop(columns=["order"])  # net: -1 the train net, k test net #k
 
 
 def resolve_layers(log: CaffeLog, patterns: list[str]) -> list[str]:

@@ -50,6 +50,14 @@ class CaffeLog:
             raise UsageError(f"no table {name!r}; tables are {', '.join(self.TABLES)}")
         return getattr(self, name)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: what was read (the tables' sizes, what was skipped), names escaped."""
+        from caffelog.tables.html_table import html_table
+        rows = [["source", self.source], ["lines", f"{self.n_lines:,}"], ["blob values", f"{len(self.blobs):,}"],
+                ["totals (L1/L2 norms)", f"{len(self.totals):,}"], ["scalars", f"{len(self.scalars):,}"],
+                ["layers", self.net["layer"].nunique()], ["skipped lines", self.skipped.count]]
+        return html_table(["", ""], rows + [["warning", w] for w in self.warnings], "CaffeLog")
+
     def __repr__(self) -> str:
         return (f"<CaffeLog {self.source}: {len(self.blobs)} blob values, {len(self.totals)} "
                 f"totals, {len(self.scalars)} scalars, {self.net['layer'].nunique()} layers, "
