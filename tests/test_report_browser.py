@@ -94,22 +94,31 @@ def test_the_findings_read_as_diagnose_writes_them(opened):
     assert tab.page.locator("li.finding").count() == len(findings)
 
 
-def test_a_script_layer_name_in_a_real_log_is_shown_as_text_and_runs_nothing(opened, tmp_path):
-    """nan_explode with its layer ip1 renamed (a copy of the real log, edited)."""
+def test_hostile_layer_names_in_a_real_log_are_shown_as_text_and_run_nothing(opened, tmp_path):
+    """nan_explode with three layers renamed (a copy of the real log, edited): a script, an image
+    whose onerror would fire, and an ANSI colour with a right-to-left override."""
+    names = {"ip1": HOSTILE, "conv2": "<img/src=x/onerror=alert(2)>", "pool1": "p\x1b[31mool\u202e1"}
+    text = (SAMPLES / "nan_explode" / "train.log").read_text()
+    for old, new in names.items():
+        text = text.replace(old, new)
     path = tmp_path / "hostile.log"
-    path.write_text((SAMPLES / "nan_explode" / "train.log").read_text().replace("ip1", HOSTILE))
+    path.write_text(text)
     log = caffelog.read_log(path)
-    assert HOSTILE in set(log.blobs["layer"].astype(str))
+    assert set(names.values()) <= set(log.blobs["layer"].astype(str))
     tab = opened(render([Run(log, diagnose(log), HOSTILE + "run")]))
     tab.draw_every_panel()
     tab.page.hover("canvas.heatmap")
     assert tab.dialogs == [] and tab.errors == []
     assert tab.page.locator("script").count() == 3  # the JSON block, uPlot, the page's own
-    titles = tab.page.locator(".panel h3").all_inner_texts()
-    assert any(t.startswith(HOSTILE) for t in titles)
+    assert tab.page.locator("img").count() == 0
+    titles = [t.split(" ")[0] for t in tab.page.locator(".panel h3").all_inner_texts()]
+    assert HOSTILE in titles and names["conv2"] in titles
+    assert "p\\x1b[31mool\\u202e1" in titles  # control characters shown as escapes
+    page_text = tab.page.inner_text("body")
+    assert "\x1b" not in page_text and "\u202e" not in page_text
     assert HOSTILE in tab.page.inner_text("#diagnosis")  # the findings on that layer name it, as text
-    legend = tab.page.locator(f".panel[data-name='{HOSTILE}'] .u-legend").inner_text()
-    assert "weights" in legend
+    legend = tab.page.locator(".panel[data-panel] .u-legend").first.inner_text()
+    assert "weights" in legend or "top" in legend
 
 
 def test_heatmap_cells_are_painted_as_the_matrix_says(opened):
@@ -203,3 +212,24 @@ def test_a_page_of_two_runs_draws_both_in_each_chart(opened):
     assert "healthy_conv: train loss" in legend and "nan_explode: train loss" in legend
     assert tab.page.locator("canvas.heatmap").count() == 4  # data and diff for each run
     assert tab.errors == []
+
+
+def test_hovering_a_heatmap_cell_names_its_layer_iteration_and_value(opened):
+    import json
+    tab = opened(page_html("nan_explode"))
+    matrix = heatmap_matrix(parsed("nan_explode"), "data")
+    canvas = tab.page.locator("canvas.heatmap").first
+    layout = json.loads(canvas.get_attribute("data-layout"))
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for r, c in ((2, 10), (len(matrix) - 1, matrix.shape[1] - 1)):
+        tab.page.mouse.move(box["x"] + layout["labelW"] + (c + 0.5) * layout["cw"],
+                            box["y"] + (r + 0.5) * layout["cell"])
+        layer, where, value = tab.page.inner_text(".tip").split("\n")
+        assert layer == matrix.index[r]
+        assert where == f"iteration {matrix.columns[c][1]}"
+        expected = matrix.iloc[r, c]
+        if np.isinf(expected):
+            assert value == "nan/inf"
+        else:
+            assert float(value) == pytest.approx(expected, rel=1e-5)
