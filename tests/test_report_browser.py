@@ -233,3 +233,16 @@ def test_hovering_a_heatmap_cell_names_its_layer_iteration_and_value(opened):
             assert value == "nan/inf"
         else:
             assert float(value) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_heatmap_of_zeros_says_so_and_its_x_ticks_are_whole_iterations(opened):
+    """dead_relu's weight diffs are all exactly 0: black cells and no colour scale (no -Infinity)."""
+    matrix = heatmap_matrix(parsed("dead_relu"), "diff")
+    assert (matrix.to_numpy() == 0).all()
+    tab = opened(page_html("dead_relu"))
+    bars = tab.page.locator(".colorbar").all_inner_texts()
+    assert "no value above 0" in bars[1] and "no value above 0" not in bars[0]
+    assert "Infinity" not in tab.page.inner_text("body")
+    tab.draw_every_panel()
+    ticks = tab.page.evaluate("window.caffelogCharts.map(c => c.chart.axes[0]._splits || [])")
+    assert ticks and all(float(t).is_integer() for axis in ticks for t in axis)

@@ -28,6 +28,9 @@
     return (a >= 1e5 || a < 1e-3) ? v.toExponential(5).replace(/\.?0+e/, "e") : String(+v.toPrecision(6));
   }
   function tick(v) { return v == null ? "" : fmt(v); }
+  /* x ticks at whole iterations (1, 2, 5 x 10^k): no "iteration 2.5" */
+  var WHOLE_STEPS = [];
+  for (var k = 0; k < 12; k++) [1, 2, 5].forEach(function (m) { WHOLE_STEPS.push(m * Math.pow(10, k)); });
 
   /* One chart: the x slots, and per curve what to draw (null where not positive and finite)
      beside what was logged (value, iteration, line) for the legend. */
@@ -130,7 +133,7 @@
     var chart = new uPlot({
       width: width, height: opts.height || 240,
       scales: { x: { time: false }, y: log ? { range: decades } : {} },
-      axes: [{ values: function (u, vals) { return vals.map(tick); } },
+      axes: [{ incrs: WHOLE_STEPS, values: function (u, vals) { return vals.map(tick); } },
              log ? { size: 60, splits: decadeSplits, values: function (u, vals) { return vals.map(power); } }
                  : { size: 60, values: function (u, vals) { return vals.map(tick); } }],
       series: series,
@@ -172,7 +175,8 @@
       var v = values[i];
       if (isFinite(v) && v > 0) { var l = Math.log10(v); if (l < lo) lo = l; if (l > hi) hi = l; }
     }
-    if (hi === lo) { hi = lo + 1; }
+    var empty = lo === Infinity;  // every value 0, nan/inf or missing: nothing for the colour scale
+    if (empty) { lo = 0; hi = 1; } else if (hi === lo) { hi = lo + 1; }
     var cw = (cssW - labelW) / cols;
     for (var r = 0; r < rows; r++) {
       for (var c = 0; c < cols; c++) {
@@ -191,8 +195,10 @@
     var nt = Math.min(8, cols);
     for (var t = 0; t < nt; t++) {
       var col = Math.round(t * (cols - 1) / Math.max(1, nt - 1));
-      ctx.fillText(String(iters[col]), labelW + col * cw, rows * cell + 4);
+      ctx.textAlign = t === 0 ? "left" : (t === nt - 1 ? "right" : "center");  // the ends stay inside
+      ctx.fillText(String(iters[col]), labelW + (col + (t === nt - 1 ? 1 : 0.5 * (t > 0))) * cw, rows * cell + 4);
     }
+    ctx.textAlign = "left";
     for (var s = 1; s < cols; s++) {
       if (segs[s] !== segs[s - 1]) { ctx.fillStyle = "#fff"; ctx.fillRect(labelW + s * cw - 1, 0, 2, rows * cell); }
     }
@@ -209,17 +215,19 @@
       tip.style.display = "block";
     });
     canvas.addEventListener("mouseleave", function () { tip.style.display = "none"; });
-    return { lo: lo, hi: hi };
+    return { lo: lo, hi: hi, empty: empty };
   }
 
   function colorbar(box, range) {
+    var keys = "black: exactly 0   magenta: nan/inf   white: no value";
+    if (range.empty) { box.appendChild(document.createTextNode("no value above 0 to colour   " + keys)); return; }
     var bar = document.createElement("canvas");
     bar.width = 200; bar.height = 10;
     var ctx = bar.getContext("2d");
     for (var i = 0; i < 200; i++) { ctx.fillStyle = viridis(i / 199); ctx.fillRect(i, 0, 1, 10); }
     box.appendChild(document.createTextNode("log10 value " + range.lo.toFixed(1)));
     box.appendChild(bar);
-    box.appendChild(document.createTextNode(range.hi.toFixed(1) + "   black: exactly 0   magenta: nan/inf   white: no value"));
+    box.appendChild(document.createTextNode(range.hi.toFixed(1) + "   " + keys));
   }
 
   /* ---- layer panels: drawn when they come into view, filtered by name --------------------- */
