@@ -74,7 +74,7 @@ def test_output_survives_a_closed_pipe():
 
 @pytest.mark.parametrize("setup,message", [
     (lambda d: d / "missing.log", "no such file"),
-    (lambda d: d, "is a directory"),
+    (lambda d: d, "no Caffe logs in it"),  # a directory is searched for logs
     (lambda d: _write(d / "empty.log", b""), "empty"),
     (lambda d: _write(d / "a.bin", bytes(range(256)) * 64), "not a Caffe log"),
     (lambda d: _write(d / "notes.txt", b"just some text\nnothing caffe here\n"), "not a Caffe log"),

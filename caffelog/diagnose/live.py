@@ -9,7 +9,7 @@ import click
 from caffelog import engines
 from caffelog.diagnose.diagnosis import Diagnosis, worst_reaches
 from caffelog.diagnose.findings import SEVERITY_RANK, Finding
-from caffelog.diagnose.report import finding_lines
+from caffelog.diagnose.report import RENDERERS, finding_lines
 from caffelog.diagnose.settings import Settings
 from caffelog.source.tail import RESTARTED
 
@@ -43,9 +43,25 @@ def diagnose_live(path: str, settings: Settings, fmt: str, fail_fast: bool, poll
             if _identity(f) in seen:
                 continue
             seen.add(_identity(f))
-            click.echo(json.dumps(f.to_dict()) if fmt == "json" else "\n".join(finding_lines(f)))
+            click.echo(_shown(f, fmt, path))
             sys.stdout.flush()
             reached |= worst_reaches([f], fail_on)
             if fail_fast and SEVERITY_RANK[f.severity] == 0:
                 return reached
     return reached
+
+
+class _Named:
+    """Just enough of a log summary for the one-line renderers: its name."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+
+def _shown(f: Finding, fmt: str, source: str) -> str:
+    """One finding as --format asks: a JSON line, a concise or GitHub line, or the text lines."""
+    if fmt == "json":
+        return json.dumps(f.to_dict())
+    if fmt in ("concise", "github"):
+        return RENDERERS[fmt](_Named(source), [f])  # type: ignore[arg-type]
+    return "\n".join(finding_lines(f))

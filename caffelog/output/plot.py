@@ -63,10 +63,14 @@ def conflict(given: set[str], heatmap: bool = False, scalars: bool = False) -> s
 def run_labels(sources: Sequence[str]) -> list[str]:
     """Short distinct names for runs: the shortest path suffix that tells them apart, without
     the parts they share (`a/dead_relu/train.log`, `a/nan_explode/train.log` -> dead_relu,
-    nan_explode); one run: its folder and file name."""
+    nan_explode; with one log per folder, the file names are left out); one run: its folder and
+    file name."""
     parts = [_path_parts(source) for source in sources]
     if len(parts) == 1:
         return ["/".join(parts[0][-2:])]
+    folders = [p[:-1] for p in parts]
+    if all(folders) and len({tuple(f) for f in folders}) == len(folders):
+        parts = folders  # one log per folder (runs/<name>/train.log): the folders tell them apart
     while all(len(p) > 1 for p in parts) and len({p[-1] for p in parts}) == 1:
         parts = [p[:-1] for p in parts]  # the shared trailing part (train.log) says nothing
     for k in range(1, max(len(p) for p in parts) + 1):

@@ -1,0 +1,4 @@
+"""`python -m caffelog.cli`: the console script."""
+from caffelog.cli import entry
+
+entry()
