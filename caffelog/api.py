@@ -290,16 +290,17 @@ class _WriteEvents:
     folders: dict[str, str]
     use_cache: bool
 
-    def __call__(self, source: str) -> int:
+    def __call__(self, source: str) -> tuple[int, int]:
         from caffelog.runs.tensorboard import write
         return write(read_log(source, use_cache=self.use_cache), self.folders[source])
 
 
 def export_tensorboard(sources: list[str], directory: str | Path, labels: list[str] | None = None,
                        use_cache: bool = True, workers: int | None = None, scheduler: str | None = None,
-                       on_done: Callable[[int, int, str], None] | None = None) -> tuple[dict[str, int], list[Failed]]:
-    """Each log's tables as TensorBoard event files in `directory/<label>/`; the values written
-    per label, and the logs that failed."""
+                       on_done: Callable[[int, int, str], None] | None = None
+                       ) -> tuple[dict[str, tuple[int, int]], list[Failed]]:
+    """Each log's tables as TensorBoard event files in `directory/<label>/`; per label, the values
+    written and those with no iteration (left out); and the logs that failed."""
     from caffelog.output.plot import run_labels
     from caffelog.runs.tensorboard import write  # noqa: F401  (a missing extra fails before any work)
     names = list(labels or run_labels(sources))

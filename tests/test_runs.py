@@ -182,12 +182,18 @@ def test_tensorboard_events_read_back_equal_to_the_tables(tmp_path):
         np.testing.assert_allclose([e.value for e in events], w["value"], rtol=1e-6)
         loss = log.scalars[(log.scalars.source == "iteration") & (log.scalars.name == "loss")]
         np.testing.assert_allclose([e.value for e in acc.Scalars("scalars/loss")], loss["value"], rtol=1e-6)
-        total = sum(len(acc.Scalars(tag)) for tag in acc.Tags()["scalars"])
         values = np.array([e.value for tag in acc.Tags()["scalars"] for e in acc.Scalars(tag)])
-        blob_values = b["value"].to_numpy()
-        assert np.isnan(values).sum() >= np.isnan(blob_values).sum()
-        assert np.isinf(values).sum() >= np.isinf(blob_values).sum()
-        assert total >= len(b) + len(loss)
+        s, t = log.scalars.dropna(subset=["iteration"]), log.totals.dropna(subset=["iteration"])
+        table_values = np.concatenate([b["value"], s["value"], t[["l1_data", "l1_diff", "l2_data", "l2_diff"]].to_numpy().ravel()])
+        assert len(values) == len(table_values)  # every value with an iteration, once
+        assert np.isnan(values).sum() == np.isnan(table_values).sum()
+        assert np.isinf(values).sum() == np.isinf(table_values).sum()
+        np.testing.assert_allclose(np.sort(values[np.isfinite(values)]),
+                                   np.sort(table_values[np.isfinite(table_values)]).astype(np.float32), rtol=1e-6)
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    start = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(start).session_start_info.hparams
+    assert hparams["base_lr"].number_value == parsed("resumed_run").solver["base_lr"]  # the solver settings
     nan_tags = acc.Tags()["scalars"]
     assert "data/data/top:label" in nan_tags or any(t.startswith("test#0/") for t in nan_tags)
 

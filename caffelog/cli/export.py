@@ -41,7 +41,8 @@ def export(logs, directory, labels, no_cache, workers, scheduler) -> None:
                                          scheduler, progress_lines)
     for failure in failed:
         click.echo(f"caffelog: error: {clean(failure.message)}", err=True)
-    for label, count in written.items():
-        click.echo(f"{clean(label)}: {count:,} values")
+    for label, (count, left_out) in written.items():
+        unplaced = f" ({left_out:,} with no iteration left out)" if left_out else ""
+        click.echo(f"{clean(label)}: {count:,} values{unplaced}")
     if not written:
         raise UsageError("no log could be read")

@@ -3,7 +3,9 @@
 Tags: `<quantity>/<layer>/<blob>` for the train net's per-blob values (`diff/conv1/weights`,
 `data/relu1/top`; a layer's blob named unlike the layer: `data/data/top:label`; legacy
 [Update] lines: `update/...`), the same under `test#N/` for a test net, `norms/l1_data`... for
-the All-net-params line, `scalars/<name>` for loss and lr and `test#N/<output>` for test outputs.
+the All-net-params line, `scalars/<name>` for the solver's lines (loss, lr, iter_per_s),
+`train/<output>` and `test#N/<output>` for the nets' outputs. Rows with no iteration (a log cut
+before its first Iteration line) have no step: they are counted, not written.
 The step is the iteration; where a log prints a series more than once per iteration (test
 batches, iter_size) each value is its own event, in log order: nothing is averaged away. A
 resumed run's events go in log order too: TensorBoard reads event files of version 2 as written,
@@ -44,11 +46,12 @@ def _tag(phase, test_net, direction, layer, role, blob, quantity) -> str:
 
 
 def scalar_tags(scalars: pd.DataFrame) -> pd.DataFrame:
-    """The scalars rows that become events, with their tags (iteration speed is left out)."""
-    keep = scalars[scalars["name"].astype(str) != "iter_per_s"].dropna(subset=["iteration"])
-    keep = keep[~((keep["phase"] == "train") & (keep["source"] == "output") & (keep["name"] == "loss"))]
-    tags = [f"test#{int(n)}/{name}" if phase == "test" else f"scalars/{name}"
-            for phase, n, name in zip(keep["phase"], keep["test_net"], keep["name"].astype(str))]
+    """The scalars rows with an iteration, with their tags: the solver's own lines
+    (`scalars/loss`, `scalars/lr`), the train net's outputs (`train/loss`: the loss layer's value,
+    not the solver's smoothed one) and the test nets' (`test#0/accuracy`)."""
+    keep = scalars.dropna(subset=["iteration"])
+    tags = [f"test#{int(n)}/{name}" if phase == "test" else f"{'scalars' if src == 'iteration' else 'train'}/{name}"
+            for phase, n, src, name in zip(keep["phase"], keep["test_net"], keep["source"], keep["name"].astype(str))]
     return keep.assign(tag=tags)
 
 
@@ -76,8 +79,15 @@ def hparams_of(solver: dict) -> dict:
     return out
 
 
-def write(log: CaffeLog, directory: str | Path) -> int:
-    """Write a run's event file into directory; returns the number of values written."""
+def without_step(log: CaffeLog) -> int:
+    """How many values have no iteration, so no TensorBoard step."""
+    return int(sum(t["iteration"].isna().sum() * (4 if t is log.totals else 1)
+                   for t in (log.blobs, log.scalars, log.totals)))
+
+
+def write(log: CaffeLog, directory: str | Path) -> tuple[int, int]:
+    """Write a run's event file into directory; returns the values written and those left out
+    for want of an iteration."""
     try:
         from tensorboardX import SummaryWriter
         from tensorboardX.proto.summary_pb2 import Summary
@@ -98,4 +108,4 @@ def write(log: CaffeLog, directory: str | Path) -> int:
             writer.file_writer.add_summary(piece)
     finally:
         writer.close()
-    return len(ev)
+    return len(ev), without_step(log)
