@@ -227,3 +227,18 @@ def test_plot_and_report_take_a_directory_and_skip_what_they_cannot_read(sweep, 
 def test_sample_logs_directory_is_every_log_the_tests_know():
     found = {os.path.realpath(p) for p in expand([str(SAMPLES)]).logs}
     assert {os.path.realpath(p) for p in REAL_LOGS.values()} <= found
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "concise", "github"])
+def test_hostile_run_names_are_inert_in_every_summary(tmp_path, fmt):
+    names = ["x\x1b]8;;evil\x07y", "a|b<script>", "r\u202eun"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        shutil.copy(REAL_LOGS["nan_explode"], tmp_path / name / "train.log")
+    r = run("diagnose", tmp_path, "--format", fmt)
+    assert r.exit_code == 1
+    assert not set(r.stdout) & {"\x1b", "\x07", "\u202e"}
+    if fmt == "markdown":
+        assert "a\\|b\\<script\\>" in r.stdout and "<script>" not in r.stdout
+    if fmt == "json":
+        assert {x["run"] for x in json.loads(r.stdout)} == set(names)  # JSON escapes them itself
