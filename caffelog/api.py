@@ -213,16 +213,20 @@ class DatasetResult:
 
 def write_dataset(sources: list[str], directory: str | Path, labels: list[str] | None = None,
                   workers: int | None = None, scheduler: str | None = None,
-                  on_done: Callable[[int, int, str], None] | None = None) -> DatasetResult:
+                  on_done: Callable[[int, int, str], None] | None = None, every: bool = False) -> DatasetResult:
     """Every log's tables as one hive-partitioned Parquet dataset (caffelog/runs/dataset.py);
-    logs already in it, unchanged, are not parsed again. Each worker writes its own partitions."""
+    logs already in it, unchanged, are not parsed again (unless `every`). Each worker writes its
+    own partitions."""
     from caffelog.output.plot import run_labels
     from caffelog.runs import dataset
     out = Path(directory)
     dataset.check_directory(out)
     known = dataset.known_runs(out)
     names = list(labels) if labels else _stable_labels(sources, known, run_labels)
-    todo = [(s, n) for s, n in zip(sources, names) if not dataset.unchanged(known, s, n, out)]
+    if len(set(names)) != len(names):
+        from caffelog.errors import UsageError
+        raise UsageError("two runs with one label: give each --label once")
+    todo = [(s, n) for s, n in zip(sources, names) if every or not dataset.unchanged(known, s, n, out)]
     done = [n for s, n in zip(sources, names) if (s, n) not in todo]
     rows, failed = [], []
     for _, result in pool.each(_WriteRun(dict(todo), str(out)), [s for s, _ in todo], workers, scheduler, on_done):

@@ -184,7 +184,8 @@ def test_tensorboard_events_read_back_equal_to_the_tables(tmp_path):
         np.testing.assert_allclose([e.value for e in acc.Scalars("scalars/loss")], loss["value"], rtol=1e-6)
         values = np.array([e.value for tag in acc.Tags()["scalars"] for e in acc.Scalars(tag)])
         s, t = log.scalars.dropna(subset=["iteration"]), log.totals.dropna(subset=["iteration"])
-        table_values = np.concatenate([b["value"], s["value"], t[["l1_data", "l1_diff", "l2_data", "l2_diff"]].to_numpy().ravel()])
+        norms = t[["l1_data", "l1_diff", "l2_data", "l2_diff"]].to_numpy().ravel()
+        table_values = np.concatenate([b["value"], s["value"], norms])
         assert len(values) == len(table_values)  # every value with an iteration, once
         assert np.isnan(values).sum() == np.isnan(table_values).sum()
         assert np.isinf(values).sum() == np.isinf(table_values).sum()
@@ -242,3 +243,14 @@ def test_hostile_run_names_are_inert_in_every_summary(tmp_path, fmt):
         assert "a\\|b\\<script\\>" in r.stdout and "<script>" not in r.stdout
     if fmt == "json":
         assert {x["run"] for x in json.loads(r.stdout)} == set(names)  # JSON escapes them itself
+
+
+def test_options_that_mean_one_log_are_refused_for_many_and_force_reparses(sweep, tmp_path):
+    for verb in ("parse", "diagnose"):
+        r = run(verb, sweep, "--show-skipped")
+        assert r.exit_code == 2 and "--show-skipped reads one log" in r.stderr
+    run("parse", sweep, "-o", tmp_path / "ds")
+    assert "4 runs parsed, 0 unchanged" in run("parse", sweep, "-o", tmp_path / "ds", "--force").stdout
+    r = run("parse", sweep / "healthy_conv", sweep / "nan_explode", "-o", tmp_path / "x", "--label", "a",
+            "--label", "a")
+    assert r.exit_code == 2 and "one label" in r.stderr

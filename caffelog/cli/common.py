@@ -149,3 +149,11 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
     return str(exc)
+
+
+def reading_options(command):
+    """The options of the commands that read logs as parse and diagnose do: --follow's pace,
+    the cache, skipped lines, and where many logs run."""
+    for option in (SCHEDULER, WORKERS, SHOW_SKIPPED, NO_CACHE, IDLE_TIMEOUT, POLL):
+        command = option(command)
+    return command

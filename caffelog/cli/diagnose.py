@@ -8,19 +8,14 @@ import click
 
 from caffelog.cli.common import (
     EXIT_FINDINGS,
-    IDLE_TIMEOUT,
     LOGS_ARG,
-    NO_CACHE,
-    POLL,
-    SCHEDULER,
-    SHOW_SKIPPED,
-    WORKERS,
     UsageError,
     clean,
     expand_logs,
     friendly_errors,
     one_log,
     progress_lines,
+    reading_options,
 )
 
 FORMATS = ("text", "json", "markdown", "concise", "github")
@@ -42,12 +37,7 @@ FORMATS = ("text", "json", "markdown", "concise", "github")
               help="Keep reading LOG (a file, a FIFO or - for a pipe) as it grows; print events (nan/inf, "
                    "explosions) as they appear and the verdicts on the run when it ends.")
 @click.option("--fail-fast", is_flag=True, help="With --follow: exit 1 at the first error-level finding.")
-@POLL
-@IDLE_TIMEOUT
-@NO_CACHE
-@SHOW_SKIPPED
-@WORKERS
-@SCHEDULER
+@reading_options
 @friendly_errors
 def diagnose(logs, fmt, select, ignore, threshold, fail_on, verbose, follow, fail_fast, poll, idle_timeout,
              no_cache, show_skipped, workers, scheduler) -> None:
@@ -71,8 +61,8 @@ def diagnose(logs, fmt, select, ignore, threshold, fail_on, verbose, follow, fai
         cli.thresholds.setdefault(rule, {})[name] = value
     if one_log(logs) and not scheduler:
         _one(logs[0], cli, fmt, verbose, follow, fail_fast, poll, idle_timeout, no_cache, show_skipped)
-    if follow:
-        raise UsageError("--follow reads one log: give one path")
+    if follow or show_skipped:
+        raise UsageError(f"{'--follow' if follow else '--show-skipped'} reads one log: give one path")
     _many(expand_logs(logs).logs, cli, fmt, verbose, no_cache, workers, scheduler)
 
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 import click
 
 from caffelog.cli.common import (
-    IDLE_TIMEOUT,
     LOGS_ARG,
-    NO_CACHE,
-    POLL,
-    SCHEDULER,
-    SHOW_SKIPPED,
     TABLES,
-    WORKERS,
     UsageError,
     clean,
     expand_logs,
@@ -20,6 +14,7 @@ from caffelog.cli.common import (
     load_each,
     one_log,
     progress_lines,
+    reading_options,
     warn,
 )
 
@@ -34,15 +29,11 @@ from caffelog.cli.common import (
 @click.option("--label", "labels", multiple=True, metavar="NAME",
               help="A run's name in the dataset, one per log in order  [default: the shortest distinct part "
                    "of the paths]")
-@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--force", is_flag=True,
+              help="Overwrite existing output files (a dataset: parse every log again, changed or not).")
 @click.option("--follow", is_flag=True,
               help="Keep reading LOG as it grows; stream the blobs table as CSV rows once attributed.")
-@POLL
-@IDLE_TIMEOUT
-@NO_CACHE
-@SHOW_SKIPPED
-@WORKERS
-@SCHEDULER
+@reading_options
 @friendly_errors
 def parse(logs: tuple[str, ...], output: str | None, table: str, labels: tuple[str, ...], force: bool, follow: bool,
           poll: float, idle_timeout: float | None, no_cache: bool, show_skipped: bool, workers: int | None,
@@ -62,8 +53,8 @@ def parse(logs: tuple[str, ...], output: str | None, table: str, labels: tuple[s
     if one_log(logs) and not scheduler:
         _one(logs[0], output, table, force, follow, poll, idle_timeout, no_cache, show_skipped, labels)
         return
-    if follow:
-        raise UsageError("--follow reads one log: give one path")
+    if follow or show_skipped:
+        raise UsageError(f"{'--follow' if follow else '--show-skipped'} reads one log: give one path")
     inputs = expand_logs(logs)
     if output is None:
         for parsed in load_each(inputs.logs, None, not no_cache)[0]:
@@ -75,7 +66,8 @@ def parse(logs: tuple[str, ...], output: str | None, table: str, labels: tuple[s
     if not is_directory(output):
         raise UsageError(f"{len(inputs.logs)} logs make one dataset: give a directory for -o, not {output}")
     from caffelog.api import write_dataset
-    result = write_dataset(inputs.logs, output, list(labels) or None, workers, scheduler, progress_lines)
+    result = write_dataset(inputs.logs, output, list(labels) or None, workers, scheduler, progress_lines,
+                           every=force)
     for failure in result.failed:
         click.echo(f"caffelog: error: {clean(failure.message)}", err=True)
     click.echo(f"{clean(str(result.directory))}: {len(result.written)} runs parsed, "
