@@ -254,3 +254,20 @@ def test_options_that_mean_one_log_are_refused_for_many_and_force_reparses(sweep
     r = run("parse", sweep / "healthy_conv", sweep / "nan_explode", "-o", tmp_path / "x", "--label", "a",
             "--label", "a")
     assert r.exit_code == 2 and "one label" in r.stderr
+
+
+def test_ctrl_c_stops_a_pool_of_workers_at_once(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    for k in range(40):
+        (tmp_path / f"r{k}").mkdir()
+        shutil.copy(REAL_LOGS["nan_explode"], tmp_path / f"r{k}" / "train.log")
+    env = {**os.environ, "CAFFELOG_CACHE_DIR": str(tmp_path / "cache")}
+    p = subprocess.Popen([sys.executable, "-m", "caffelog.cli", "diagnose", "--no-cache", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    time.sleep(1.5)  # imports done, the workers busy: 40 logs take several seconds
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and err.decode() == "caffelog: interrupted\n"

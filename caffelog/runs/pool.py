@@ -74,9 +74,10 @@ def _on_pool(job: Callable[[str], Any], sources: list[str], workers: int) -> Ite
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 yield pending.pop(future), future.result()
-    except BaseException:
+    except BaseException:  # Ctrl-C or a failure: stop every worker now, not after its log
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in processes:
             process.terminate()
         raise
     pool.shutdown()
