@@ -69,3 +69,27 @@ def test_impossible_numbers_in_the_solver_dump_never_raise(field, value):
         assert set(inferred["iteration"]) == {last + 1}
     plots.plot_scalars([log])
 
+
+
+def test_a_big_log_whose_second_half_has_no_totals_parses_on_two_processes(tmp_path):
+    """Case 2: the 2-process engine stitched an empty totals chunk with a TypeError."""
+    import gzip
+
+    from conftest import SAMPLES
+    plain = gzip.decompress((SAMPLES / "long_run" / "solver_lines.log.gz").read_bytes())  # no debug_info
+    path = tmp_path / "big.log"
+    path.write_bytes(REAL_LOGS["healthy_conv"].read_bytes() + plain * 2)  # > 8 MB: the parallel engine
+    log = caffelog.read_log(path, engine="parallel")
+    pd.testing.assert_frame_equal(log.totals, parsed("healthy_conv").totals)
+
+
+def test_closed_stdout_and_a_file_target_that_is_no_directory_are_one_line(tmp_path):
+    import subprocess
+    import sys
+    log = str(REAL_LOGS["nan_explode"])
+    r = subprocess.run(f"{sys.executable} -m caffelog.cli parse {log} -o - >&-", shell=True, capture_output=True)
+    assert r.returncode == 2 and r.stderr.decode() == "caffelog: error: standard output is closed\n"
+    (tmp_path / "noext").write_text("")
+    for target in ("/dev/full", str(tmp_path / "noext")):
+        r2 = CliRunner().invoke(main, ["parse", log, "-o", target, "--force"], catch_exceptions=False)
+        assert r2.exit_code == 2 and "exists and is not a directory" in r2.stderr

@@ -48,6 +48,10 @@ def entry() -> None:
     """
     gc.set_threshold(100_000, 50, 1000)
     code: str | int | None
+    if sys.stdout is None or sys.stderr is None:  # started with >&- or 2>&-: say so where one can
+        if sys.stderr is not None:
+            print("caffelog: error: standard output is closed", file=sys.stderr)
+        os._exit(2)
     try:
         main()
         code = 0

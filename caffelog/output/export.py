@@ -18,6 +18,10 @@ FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "jso
 def is_directory(output: str) -> bool:
     """Whether an -o target names a directory: an existing one, a trailing slash, or a name
     without an extension ('-' is stdout)."""
+    if output != "-" and os.path.exists(output) and not os.path.isdir(output) and not os.path.splitext(output)[1]:
+        from caffelog.errors import UsageError
+        raise UsageError(f"{output} exists and is not a directory: give a directory, or a file ending in "
+                         ".csv, .parquet or .json")
     return output != "-" and (output.endswith(os.sep) or os.path.isdir(output)
                               or not os.path.splitext(output)[1])
 

@@ -119,8 +119,10 @@ class TotalsRows:
     def extend(self, other: TotalsRows, line_offset: int = 0) -> None:
         """Append another chunk's rows, their lines shifted by line_offset."""
         rows = other.array()
+        if not len(rows):  # a chunk with no All-net-params line: nothing to add
+            return
         rows[:, 0] += line_offset
-        self.flat.frombytes(memoryview(rows).cast("B"))
+        self.flat.frombytes(rows.tobytes())
 
     def array(self):
         """The rows as an (n, 5) float array (a copy)."""
