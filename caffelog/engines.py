@@ -42,11 +42,13 @@ Progress = Callable[[int], None] | None  # told the bytes read, chunk by chunk
 
 def default_workers() -> int:
     """Processes for a big plain file: CAFFELOG_WORKERS, else the CPUs this process may use, at
-    most 2 (a third process gains nothing measurable: the stitching is serial)."""
-    env = os.environ.get("CAFFELOG_WORKERS")
-    if env and env.isdigit():
-        return int(env)
+    most 2 (a third process gains nothing measurable: the stitching is serial). CAFFELOG_WORKERS
+    is held to 1..the CPUs: more processes than cores only cost memory and file handles (300 ran
+    out of them)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    env = os.environ.get("CAFFELOG_WORKERS", "").strip()
+    if env.isdigit():
+        return max(1, min(int(env), cpus))
     return min(cpus, 2)
 
 

@@ -93,3 +93,19 @@ def test_closed_stdout_and_a_file_target_that_is_no_directory_are_one_line(tmp_p
     for target in ("/dev/full", str(tmp_path / "noext")):
         r2 = CliRunner().invoke(main, ["parse", log, "-o", target, "--force"], catch_exceptions=False)
         assert r2.exit_code == 2 and "exists and is not a directory" in r2.stderr
+
+
+def test_a_huge_worker_count_with_few_file_handles_still_parses(tmp_path):
+    """Case 18: CAFFELOG_WORKERS=300 under `ulimit -n 64` ran out of file handles."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    path = tmp_path / "big.log"
+    path.write_bytes(REAL_LOGS["healthy_conv"].read_bytes() * 40)  # > 8 MB: the parallel engine
+    env = {**os.environ, "CAFFELOG_WORKERS": "300", "CAFFELOG_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "caffelog.cli", "parse", str(path), "--no-cache"], env=env,
+                       capture_output=True, text=True,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert f"{len(parsed('healthy_conv').blobs) * 40:,}" in r.stdout
