@@ -109,3 +109,25 @@ def test_a_huge_worker_count_with_few_file_handles_still_parses(tmp_path):
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert f"{len(parsed('healthy_conv').blobs) * 40:,}" in r.stdout
+
+
+@pytest.mark.parametrize("draw", ["heatmap", "series", "scalars"])
+def test_control_characters_in_names_are_drawn_as_escapes_with_no_glyph_warning(draw):
+    """Case 19: an ANSI escape in a layer name made matplotlib warn with the escape raw."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    text = REAL_LOGS["nan_explode"].read_text().replace("ip1", "i\x1b[31mp1")
+    log = caffelog.read_log(io.StringIO(text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph warning fails the test
+        fig = {"heatmap": lambda: plots.plot_heatmap([log], "data", None, None, ["r\x1bun"]),
+               "series": lambda: plots.plot_series([log], plots.Selection(["i*"]), labels=["r\x1bun"]),
+               "scalars": lambda: plots.plot_scalars([log], None, ["r\x1bun"])}[draw]()
+        FigureCanvasAgg(fig).draw()
+    drawn = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() + ax.get_xticklabels()]
+    drawn += [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert not any("\x1b" in t for t in drawn)
+    assert any("r\\x1bun" in t for t in drawn)
+    if draw != "scalars":
+        assert any("i\\x1b[31mp1" in t for t in drawn)

@@ -10,9 +10,11 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, LogLocator
+from matplotlib.text import Text
+from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter, LogLocator
 
 from caffelog.output.xaxis import XAxis
+from caffelog.printable import clean
 
 Y_LABEL = "mean |value| per element (log scale)"
 ZERO_COLOR, NONFINITE_COLOR = "#1f77b4", "#d62728"
@@ -117,18 +119,31 @@ F = TypeVar("F", bound=Callable)
 def plain_text(draw: F) -> F:
     """Draw with matplotlib's math text off: a layer or file named `fc$\\frac$` is shown as
     written, never parsed as TeX (which fails, or renders something else). Every Text made
-    while drawing keeps the setting, tick labels included (they are made here, not later)."""
+    while drawing keeps the setting, tick labels included (they are made here, not later), and
+    shows control characters as escapes (an ANSI escape in a name has no glyph, and matplotlib's
+    warning about it would print it raw)."""
     @functools.wraps(draw)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context({"text.parse_math": False}):
             fig = draw(*args, **kwargs)
             for ax in fig.axes:  # ticks are made lazily: make them now, under this setting
                 for axis in (ax.xaxis, ax.yaxis):
+                    formatter = axis.get_major_formatter()
+                    if isinstance(formatter, FixedFormatter):  # names as tick labels (a heatmap's rows)
+                        formatter.seq = [clean(s, keep="\n") for s in formatter.seq]
+                    elif isinstance(formatter, FuncFormatter):
+                        formatter.func = _cleaned(formatter.func)
                     for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                         tick.label1.set_parse_math(False)
                         tick.label2.set_parse_math(False)
+            for text in fig.findobj(Text):  # names from the log: their control characters as escapes
+                text.set_text(clean(text.get_text(), keep="\n"))
             return fig
     return wrapper  # type: ignore[return-value]
+
+
+def _cleaned(func: Callable) -> Callable:
+    return lambda x, pos=None: clean(func(x, pos), keep="\n")
 
 
 def mark_resumes(axes, rows: pd.DataFrame, suffix: str = "", x: XAxis | None = None, log_index: int = 0) -> None:
