@@ -131,3 +131,28 @@ def test_control_characters_in_names_are_drawn_as_escapes_with_no_glyph_warning(
     assert any("r\\x1bun" in t for t in drawn)
     if draw != "scalars":
         assert any("i\\x1b[31mp1" in t for t in drawn)
+
+
+def test_terminal_controls_in_names_never_reach_the_summary_or_text_files(tmp_path):
+    """Case 9: an OSC 8 link, a C1 control (U+009B, CSI) and U+202E in a layer name, and an
+    ANSI clear-screen in the solver type."""
+    text = HEALTHY.replace("conv1", "c\x1b]8;;http://x\x07o\x9bnv\u202e1").replace('type: "SGD"', 'type: "S\x1b[2JGD"')
+    log = tmp_path / "hostile.log"
+    log.write_text(text)
+    runner = CliRunner()
+    summary = runner.invoke(main, ["parse", str(log)], catch_exceptions=False).stdout
+    assert "c\\x1b]8;;http://x\\x07o\\x9bnv\\u202e1" in summary
+    outputs = [summary]
+    for name, table in (("b.csv", "blobs"), ("n.csv", "net"), ("b.json", "blobs"), ("n.json", "net")):
+        runner.invoke(main, ["parse", str(log), "-o", str(tmp_path / name), "--table", table], catch_exceptions=False)
+        outputs.append((tmp_path / name).read_text())
+    for out in outputs:
+        assert not set(out) & {"\x1b", "\x07", "\x9b", "\u202e"}
+    assert "c\\x1b]8;;http://x\\x07o\\x9bnv\\u202e1" in outputs[1]
+    pd.testing.assert_frame_equal(pd.read_parquet(_parquet(runner, log, tmp_path)), caffelog.read_log(log).blobs,
+                                  check_categorical=False)  # Parquet keeps the names exactly as logged
+
+
+def _parquet(runner, log, tmp_path):
+    runner.invoke(main, ["parse", str(log), "-o", str(tmp_path / "b.parquet")], catch_exceptions=False)
+    return tmp_path / "b.parquet"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from caffelog.errors import OutputExistsError, UsageError
+from caffelog.printable import clean
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
            ".jsonl": "json"}
@@ -67,12 +68,31 @@ def _atomic(path: Path, force: bool, write) -> None:
 def _write(df: pd.DataFrame, target, fmt: str) -> None:
     if fmt == "parquet":
         df.to_parquet(target, index=False)
-    elif fmt == "csv":
-        df.to_csv(target, index=False)
+    elif fmt == "csv":  # text a person may `cat`: names from the log with their controls escaped
+        _printable_names(df).to_csv(target, index=False)
     elif fmt == "json":
         df.to_json(target, orient="records", lines=True)
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+def _printable_names(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with control characters in its text columns shown as escapes (categories are
+    cleaned once each, not per row). Parquet keeps the names exactly as logged."""
+    out = df
+    for col in df.columns:
+        column = df[col]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            cats = column.cat.categories
+            if any(isinstance(c, str) and clean(c) != c for c in cats):
+                cleaned = [clean(c) for c in cats]
+                if len(set(cleaned)) == len(cleaned):
+                    out = out.assign(**{col: column.cat.rename_categories(cleaned)})
+                else:  # two names that differ only in their controls: plain strings
+                    out = out.assign(**{col: column.astype(object).map(clean)})
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            out = out.assign(**{col: column.map(lambda v: clean(v) if isinstance(v, str) else v)})
+    return out
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")

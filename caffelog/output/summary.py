@@ -1,6 +1,7 @@
 """The short text `caffelog parse LOG` prints: what the log holds, at a glance."""
 from __future__ import annotations
 
+from caffelog.printable import clean
 from caffelog.tables.caffe_log import CaffeLog
 
 
@@ -31,7 +32,7 @@ def summarize(log: CaffeLog) -> str:
     lines.append(f"  net    {len(log.net):,} layer rows in {log.net['net'].nunique()} nets")
     if log.crashed:
         lines.append("  the process crashed after its last log line (crash trace at the end)")
-    return "\n".join(lines)
+    return "\n".join(clean(line) for line in lines)  # names and solver values come from the log
 
 
 def _layers_in_order(log: CaffeLog) -> list:
