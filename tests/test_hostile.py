@@ -156,3 +156,22 @@ def test_terminal_controls_in_names_never_reach_the_summary_or_text_files(tmp_pa
 def _parquet(runner, log, tmp_path):
     runner.invoke(main, ["parse", str(log), "-o", str(tmp_path / "b.parquet")], catch_exceptions=False)
     return tmp_path / "b.parquet"
+
+
+def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path):
+    """Case 3: Ctrl-C printed a worker's traceback (the /dev/shm hand-off files are removed in
+    parallel.py's finally; other tests' parallel parses share /dev/shm, so it is not counted here)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "big.log"
+    path.write_bytes(REAL_LOGS["healthy_conv"].read_bytes() * 200)  # ~50 MB: the 2-process engine, seconds
+    env = {**os.environ, "CAFFELOG_CACHE_DIR": str(tmp_path / "cache")}
+    p = subprocess.Popen([sys.executable, "-m", "caffelog.cli", "parse", str(path), "--no-cache"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(1.2)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and err.decode() == "caffelog: interrupted\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
+import signal
 import tempfile
 
 import numpy as np
@@ -164,7 +165,9 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
     bounds = chunk_bounds(path, workers)
     scaled = (lambda k: progress(k * len(bounds))) if progress else None
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(len(bounds) - 1) as pool:
+    # workers leave Ctrl-C to this process, which stops them (leaving the pool terminates it):
+    # no worker traceback, no wait for a worker to finish its range
+    with ctx.Pool(len(bounds) - 1, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         pending = [pool.apply_async(_parse_range, (path, a, b)) for a, b in bounds[1:]]
         results = [_parse_range(path, *bounds[0], scaled, in_process=True)]
         results += [p.get() for p in pending]
