@@ -217,12 +217,11 @@ def write_dataset(sources: list[str], directory: str | Path, labels: list[str] |
     """Every log's tables as one hive-partitioned Parquet dataset (caffelog/runs/dataset.py);
     logs already in it, unchanged, are not parsed again (unless `every`). Each worker writes its
     own partitions."""
-    from caffelog.output.plot import run_labels
     from caffelog.runs import dataset
     out = Path(directory)
     dataset.check_directory(out)
     known = dataset.known_runs(out)
-    names = list(labels) if labels else _stable_labels(sources, known, run_labels)
+    names = list(labels) if labels else _stable_labels(sources, known)
     if len(set(names)) != len(names):
         from caffelog.errors import UsageError
         raise UsageError("two runs with one label: give each --label once")
@@ -251,9 +250,11 @@ class _WriteRun:
         return write_run(source, self.labels[source], self.directory)
 
 
-def _stable_labels(sources: list[str], known, run_labels) -> list[str]:
+def _stable_labels(sources: list[str], known) -> list[str]:
     """Labels that do not move when logs are added: a log the dataset holds keeps its label."""
     import os
+
+    from caffelog.output.plot import run_labels
     by_path = dict(zip(known["path"], known["label"]))
     fresh = run_labels(list(known["path"]) + [os.path.realpath(s) for s in sources])[len(known):] \
         if len(known) else run_labels(sources)

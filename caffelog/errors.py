@@ -12,3 +12,10 @@ class UsageError(Exception):
 
 class OutputExistsError(UsageError):
     """An output file is already there and --force was not given."""
+
+
+def message(exc: Exception) -> str:
+    """The one line the user reads for an error: `path: reason` for a system error."""
+    if isinstance(exc, OSError):
+        return f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
+    return str(exc)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from caffelog.errors import LogInputError, UsageError
+from caffelog.errors import LogInputError, UsageError, message
 from caffelog.printable import clean
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def friendly_errors(func):
             click.echo("caffelog: interrupted", err=True)
             sys.exit(130)
         except OSError as exc:  # the last net: a system error is one line too, never a traceback
-            _fail(_message(exc))
+            _fail(message(exc))
     return wrapper
 
 
@@ -139,16 +139,11 @@ def load_each(logs: list[str], labels: list[str] | None, use_cache: bool,
             parsed.append(load(path, use_cache=use_cache, layers=layers))
             kept.append(k)
         except (LogInputError, OSError) as exc:
-            click.echo(f"caffelog: error: {clean(_message(exc))}", err=True)
+            click.echo(f"caffelog: error: {clean(message(exc))}", err=True)
     if not parsed:
         raise UsageError(f"none of the {len(logs)} logs could be read")
     return parsed, [labels[k] for k in kept] if labels else None
 
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
-    return str(exc)
 
 
 def reading_options(command):

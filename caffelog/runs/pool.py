@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from caffelog.engines import default_workers
-from caffelog.errors import LogInputError, UsageError
+from caffelog.errors import LogInputError, UsageError, message
 
 
 @dataclass
@@ -31,10 +31,8 @@ def guarded(work: Callable[[str], Any], source: str) -> Any:
     """work(source), or Failed for what the user can fix; anything else is a bug and propagates."""
     try:
         return work(source)
-    except (LogInputError, UsageError) as exc:
-        return Failed(source, str(exc))
-    except OSError as exc:
-        return Failed(source, f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}")
+    except (LogInputError, UsageError, OSError) as exc:
+        return Failed(source, message(exc))
 
 
 def each(work: Callable[[str], Any], sources: list[str], workers: int | None = None,
