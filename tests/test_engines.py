@@ -191,3 +191,33 @@ def test_crlf_lines_from_an_iterable_equal_the_file():
     path = REAL_LOGS["dead_relu"]
     lines = [line.rstrip("\n") + "\r\n" for line in path.read_text().splitlines()]
     same(caffelog.read_log(path), caffelog.read_log(lines))
+
+
+def _flooded(tmp_path):
+    """healthy_conv with a flood of blank lines, junk lines and a 3 MB line without a break
+    in the middle: bigger than the reader's MAX_LINE_BYTES, smaller than the test's time."""
+    lines = REAL_LOGS["healthy_conv"].read_bytes().splitlines(keepends=True)
+    cut = len(lines) // 2
+    flood = b"\n" * 300_000 + b"junk\n" * 20_000 + b"x" * (3 << 20) + b"\n"
+    path = tmp_path / "flooded.log"
+    path.write_bytes(b"".join(lines[:cut]) + flood + b"".join(lines[cut:]))
+    return path, cut
+
+
+def test_every_engine_counts_a_flood_and_an_overlong_line_and_keeps_the_rest(engine, tmp_path, monkeypatch):
+    """Issue 17 case 4: blank and junk lines are counted (only the first KEPT_SKIPPED listed), a
+    line over MAX_LINE_BYTES is one damaged line (read no further than the limit), and every
+    record around them is kept with its own line number."""
+    from caffelog.parse import records
+    monkeypatch.setattr(records, "KEPT_SKIPPED", 1000)
+    path, cut = _flooded(tmp_path)
+    if engine == "follow":
+        monkeypatch.setattr("caffelog.source.chunks.CHUNK_BYTES", 1 << 20)
+    log = caffelog.read_log(path, engine=engine, workers=2)
+    assert log.skipped.reasons == {"empty": 300_000, "unknown": 20_000, "damaged": 1}
+    assert log.skipped.count == 320_001 and log.skipped.lines == list(range(cut + 1, cut + 1001))
+    original, moved = parsed("healthy_conv"), 320_001
+    expect = original.blobs.assign(line=original.blobs["line"].where(original.blobs["line"] <= cut,
+                                                                     original.blobs["line"] + moved))
+    pd.testing.assert_frame_equal(log.blobs, expect, check_categorical=False)
+    assert log.n_lines == original.n_lines + moved

@@ -61,7 +61,10 @@ def warn(log: LogSummary, show_skipped: bool = False) -> None:
     for warning in log.warnings:
         click.echo(f"caffelog: warning: {clean(warning)}", err=True)
     if show_skipped and log.skipped.count:
-        click.echo("skipped lines: " + " ".join(map(str, log.skipped.lines)), err=True)
+        more = log.skipped.count - len(log.skipped.lines)
+        click.echo("skipped lines: " + " ".join(map(str, log.skipped.lines))
+                   + (f" and {more} more (only the first {len(log.skipped.lines)} are listed)" if more else ""),
+                   err=True)
 
 
 LOG_ARG = click.argument("log", type=click.Path(dir_okay=True, allow_dash=True))

@@ -31,7 +31,7 @@ class RecordFeed:
 
     def understood(self) -> bool:
         """Whether any line fed so far was understood."""
-        return self.n_lines > len(self.sink.skipped_lines)
+        return self.n_lines > self.sink.skipped_count
 
     def give_up_if_foreign(self) -> None:
         give_up_if_foreign(self.sink, self.n_lines, self.name)
@@ -42,7 +42,7 @@ class RecordFeed:
 
 def give_up_if_foreign(sink: RecordSink, n_lines: int, name: str) -> None:
     """Stop early on a big input of which nothing was understood: it is not a Caffe log."""
-    if n_lines >= GIVE_UP_AFTER and len(sink.skipped_lines) >= n_lines:
+    if n_lines >= GIVE_UP_AFTER and sink.skipped_count >= n_lines:
         raise LogInputError(f"{name}: not a Caffe log (no line of the first {n_lines} was understood)")
 
 
@@ -50,5 +50,5 @@ def check_understood(sink: RecordSink, n_lines: int, name: str) -> None:
     """LogInputError for an empty input or one of which no line was understood."""
     if n_lines == 0:
         raise LogInputError(f"{name}: empty input")
-    if len(sink.skipped_lines) >= n_lines:
+    if sink.skipped_count >= n_lines:
         raise LogInputError(f"{name}: not a Caffe log (no line was understood)")

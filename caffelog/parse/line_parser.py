@@ -44,6 +44,7 @@ MAX_PARSED = 1 << 16
 # distinct new heads per chunk worth a trial parse (a log shows a few hundred in all)
 LEARN_PER_CHUNK = 256
 UNKNOWN = -2
+CUT_LINES = 1 << 18  # the most lines one vectorised cut holds (a debug_info chunk has ~40,000)
 MAX_HEADS = 1_000_000  # the head cache stops growing here (hostile input)
 REPAIRED_PREFIX = "I0101 00:00:00.000000 0 repaired:0] "  # a GLOG_PREFIX for a damaged one
 
@@ -66,8 +67,22 @@ class LineParser:
 
     # -- by head -----------------------------------------------------------------------
     def feed_chunk(self, chunk: bytes, first_line: int) -> int:
-        """Parse a chunk of complete lines (LF ends; see reader.normalize_newlines) whose first
-        line is number first_line (1-based). Returns how many lines it held.
+        """Parse a chunk of complete lines (LF ends) whose first line is number first_line
+        (1-based); returns how many lines it held. A chunk of very many short lines (a flood of
+        blank lines) is cut in pieces of CUT_LINES lines: the per-line arrays of one cut cost
+        ~100 bytes a line, and that must not grow with the junk."""
+        if chunk.count(b"\n") <= CUT_LINES:
+            return self._feed_piece(chunk, first_line)
+        ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == scan.NEWLINE)[CUT_LINES - 1::CUT_LINES] + 1
+        n, start = 0, 0
+        for end in [*ends.tolist(), len(chunk)]:
+            if end > start:
+                n += self._feed_piece(chunk[start:end], first_line + n)
+            start = end
+        return n
+
+    def _feed_piece(self, chunk: bytes, first_line: int) -> int:
+        """feed_chunk for at most CUT_LINES lines.
 
         scan.cut() splits every line into head and value at once; each distinct head is looked up
         in the head-cache cache once, and the hits become rows without a Python string per line.
@@ -84,7 +99,9 @@ class LineParser:
         values, valid = scan.numbers(cut.buffer, cut.value_starts[hits], cut.ends[hits])
         hits, keys, values = hits[valid], keys[hits][valid], values[valid]
         if len(hits) < n:
-            missed = np.ones(n, bool)
+            missed = cut.ends > cut.starts  # empty lines are counted, never made strings
+            if not missed.all():
+                self.sink.skip_many(np.flatnonzero(~missed) + first_line, "empty")
             missed[hits] = False
             rows = np.flatnonzero(missed)
             texts = [chunk[a:b].decode("utf-8", "replace")

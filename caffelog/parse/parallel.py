@@ -21,7 +21,7 @@ from caffelog.parse.columns import BlobColumns
 from caffelog.parse.kinds import BLOB_KINDS, SOLVER_COLUMN_KINDS
 from caffelog.parse.line_parser import LineParser
 from caffelog.parse.records import RecordSink
-from caffelog.source.chunks import GZIP_MAGIC, ReadStats, read_chunks
+from caffelog.source.chunks import GZIP_MAGIC, ReadStats, read_chunks, skip_line
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
 SHARED_MEMORY = "/dev/shm"  # a tmpfs on Linux: files there never touch a disk
@@ -72,7 +72,7 @@ def chunk_bounds(path: str, parts: int) -> list[tuple[int, int]]:
     with open(path, "rb") as f:
         for k in range(1, parts):
             f.seek(max(size * k // parts, cuts[-1]))
-            f.readline()
+            skip_line(f)
             cuts.append(min(f.tell(), size))
     cuts.append(size)
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
@@ -195,8 +195,6 @@ def _stitch(results) -> tuple[RecordSink, int]:
         sink.clock.extend_from(clock)
         for kind, fields, line in replay:
             sink.emit(kind, fields, line + offset)
-        sink.skipped_lines.extend(line + offset for line in skipped)
-        for reason, count in reasons.items():
-            sink.skipped_reasons[reason] = sink.skipped_reasons.get(reason, 0) + count
+        sink.add_skipped([line + offset for line in skipped], reasons)
         offset += n
     return sink, offset

@@ -15,6 +15,10 @@ from caffelog.parse.columns import BlobColumns, Interner, SolverColumns, TotalsR
 from caffelog.parse.kinds import BLOB_KINDS, EVENT_KINDS, SOLVER_COLUMN_KINDS
 from caffelog.parse.protodump import LayerBuild, ProtoDump
 
+# Skipped lines are counted without limit, but only the first this many are listed: a log of
+# 20 million blank or junk lines must not hold 20 million line numbers.
+KEPT_SKIPPED = 10_000
+
 
 class RecordSink:
     """Column builders for every record kind. Parsers append; tables.py reads."""
@@ -31,7 +35,8 @@ class RecordSink:
         self.dumps: list[ProtoDump] = []
         self.layers: list[LayerBuild] = []
         self.shared_params: list[dict] = []
-        self.skipped_lines = array("q")
+        self.skipped_lines = array("q")  # the first KEPT_SKIPPED of them: junk must not cost memory
+        self.skipped_count = 0
         self.skipped_reasons: dict[str, int] = {}
         self.segment = -1
         self._net = "train"
@@ -78,8 +83,21 @@ class RecordSink:
         self._dump = None
 
     def skip(self, line: int, reason: str) -> None:
-        self.skipped_lines.append(line)
-        self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+        self.skip_many([line], reason)
+
+    def skip_many(self, lines, reason: str) -> None:
+        """Skipped lines (in line order) for one reason."""
+        self.add_skipped(lines, {reason: len(lines)})
+
+    def add_skipped(self, lines, reasons: dict[str, int]) -> None:
+        """Count skipped lines by reason; list the numbers of the first KEPT_SKIPPED. `lines` may
+        hold only the first of them (a parallel worker's list)."""
+        room = KEPT_SKIPPED - len(self.skipped_lines)
+        if room > 0:
+            self.skipped_lines.extend(int(n) for n in lines[:room])
+        for reason, count in reasons.items():
+            self.skipped_count += count
+            self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + count
 
     # -- everything the grammar recognises ----------------------------------------------------
     def emit(self, kind: str, fields: dict, line: int) -> None:

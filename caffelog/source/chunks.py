@@ -23,6 +23,9 @@ Source = str | os.PathLike | IO | Iterable[str]
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 4 << 20
+# No Caffe line comes near this. A longer line is read up to here (and then skipped by the
+# parser as damaged); the rest of it is passed over in pieces, so a 1 GB line costs no 1 GB.
+MAX_LINE_BYTES = 1 << 20
 
 
 @dataclass
@@ -161,7 +164,7 @@ def read_chunks(stream: IO, stats: ReadStats, size: int = CHUNK_BYTES,
         try:
             chunk = stream.read(size)
             if chunk:
-                chunk += stream.readline()  # finish the last line
+                chunk = _finish_last_line(stream, chunk, stats)
         except (EOFError, zlib.error, gzip.BadGzipFile):
             stats.truncated_gzip = True
             return
@@ -174,6 +177,28 @@ def read_chunks(stream: IO, stats: ReadStats, size: int = CHUNK_BYTES,
             chunk = chunk.encode("utf-8", "replace")
         stats.bytes_read += len(chunk)
         yield normalize_newlines(chunk)
+
+
+def _finish_last_line(stream: IO, chunk, stats: ReadStats):
+    """chunk plus the rest of its last line, of which at most MAX_LINE_BYTES are kept."""
+    newline = "\n" if isinstance(chunk, str) else b"\n"
+    if chunk.endswith(newline):
+        return chunk
+    rest = stream.readline(MAX_LINE_BYTES)
+    chunk += rest
+    if len(rest) < MAX_LINE_BYTES or rest.endswith(newline):
+        return chunk
+    while (piece := stream.readline(MAX_LINE_BYTES)):  # an overlong line: pass over the rest
+        stats.bytes_read += len(piece)
+        if piece.endswith(newline):
+            break
+    return chunk + newline
+
+
+def skip_line(f: IO[bytes]) -> None:
+    """Move f past the next newline (or to its end) without holding the line in memory."""
+    while (piece := f.readline(MAX_LINE_BYTES)) and not piece.endswith(b"\n"):
+        pass
 
 
 def _line_groups(lines: Iterable[str]) -> Iterator[list[str]]:

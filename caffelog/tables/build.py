@@ -39,7 +39,7 @@ QUANTITIES = pd.CategoricalDtype(["data", "diff"])
 
 @dataclass
 class Skipped:
-    """Lines the grammar did not understand: how many, which, and why."""
+    """Lines the grammar did not understand: how many, which (the first KEPT_SKIPPED), and why."""
 
     count: int = 0
     lines: list[int] = field(default_factory=list)

@@ -71,7 +71,7 @@ def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = Non
     check_understood(sink, n, name)
     solvers = tables.solver_settings(sink.dumps)
     timeline = tables.timeline_of(sink, solvers)
-    skipped = tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(),
+    skipped = tables.Skipped(sink.skipped_count, sink.skipped_lines.tolist(),
                              dict(sink.skipped_reasons))
     log = CaffeLog(
         source=name,

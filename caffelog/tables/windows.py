@@ -133,7 +133,7 @@ class TableStream:
 
     def skipped(self) -> tables.Skipped:
         sink = self.sink
-        return tables.Skipped(len(sink.skipped_lines), sink.skipped_lines.tolist(), dict(sink.skipped_reasons))
+        return tables.Skipped(sink.skipped_count, sink.skipped_lines.tolist(), dict(sink.skipped_reasons))
 
     def crashed(self) -> bool:
         return crashed(self.sink)
