@@ -175,3 +175,90 @@ def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path):
     os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=20)
     assert p.returncode == 130 and err.decode() == "caffelog: interrupted\n"
+
+
+def _dir_state(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _no_partials(folder) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_kill_while_writing_a_dir_leaves_the_old_output_whole(tmp_path, monkeypatch):
+    """Case 10: `-o DIR --force` is built aside and swapped in. A kill (here a KeyboardInterrupt)
+    as the last file is written, after the net table was complete, leaves the earlier log's tables
+    as they were, nothing mixed, no staging folder, and the rerun is not blocked."""
+    from caffelog.tables.windows import TableStream
+    out = tmp_path / "tables"
+    assert CliRunner().invoke(main, ["parse", str(REAL_LOGS["dead_relu"]), "-o", str(out)]).exit_code == 0
+    before = _dir_state(out)
+
+    def killed(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TableStream, "solvers", killed)
+    r = CliRunner().invoke(main, ["parse", str(REAL_LOGS["healthy_conv"]), "-o", str(out), "--force"])
+    assert r.exit_code != 0
+    assert _dir_state(out) == before and not _no_partials(tmp_path)
+    monkeypatch.undo()
+    r = CliRunner().invoke(main, ["parse", str(REAL_LOGS["healthy_conv"]), "-o", str(out), "--force"])
+    assert r.exit_code == 0, r.output
+    fresh = tmp_path / "fresh"
+    CliRunner().invoke(main, ["parse", str(REAL_LOGS["healthy_conv"]), "-o", str(fresh)])
+    assert _dir_state(out) == _dir_state(fresh) and not _no_partials(tmp_path)
+
+
+def test_a_planted_symlink_in_the_output_dir_is_replaced_not_followed(tmp_path):
+    """Case 10: solver.json was written in place through a symlink someone put there."""
+    out, victim = tmp_path / "tables", tmp_path / "victim.txt"
+    victim.write_text("precious")
+    assert CliRunner().invoke(main, ["parse", str(REAL_LOGS["dead_relu"]), "-o", str(out)]).exit_code == 0
+    for name in ("solver.json", "net.parquet"):
+        (out / name).unlink()
+        (out / name).symlink_to(victim)
+    r = CliRunner().invoke(main, ["parse", str(REAL_LOGS["dead_relu"]), "-o", str(out), "--force"])
+    assert r.exit_code == 0, r.output
+    assert victim.read_text() == "precious"
+    assert not (out / "solver.json").is_symlink() and '"base_lr"' in (out / "solver.json").read_text()
+
+
+def test_an_output_dir_holding_other_files_keeps_them(tmp_path):
+    """The tables go into a folder of the user's one file at a time; the user's files stay."""
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(main, ["parse", str(REAL_LOGS["dead_relu"]), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "notes.txt").read_text() == "mine" and (out / "blobs.parquet").exists()
+    assert not _no_partials(tmp_path) and not _no_partials(out)
+
+
+@pytest.mark.parametrize("path", ["memory", "stream"])
+def test_a_full_cache_disk_leaves_no_temporary_entry(tmp_path, monkeypatch, path):
+    """Case 17: a cache write that fails (ENOSPC in the third file) leaves nothing in the cache
+    folder, and the command still gives its answer."""
+    import errno
+
+    from caffelog import engines
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(cache))
+    from caffelog.tables import parquet
+    owner, name = (pd.DataFrame, "to_parquet") if path == "memory" else (parquet.TableWriter, "write")
+    real, calls = getattr(owner, name), []
+
+    def full(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, full)
+    if path == "memory":
+        log = engines.read_log(REAL_LOGS["dead_relu"], use_cache=True)
+        assert len(log.blobs) == len(parsed("dead_relu").blobs)
+    else:
+        r = CliRunner().invoke(main, ["diagnose", str(REAL_LOGS["dead_relu"])])
+        assert r.exit_code == 1 and "dead" in r.output.lower()
+    assert len(calls) >= 3
+    assert not cache.exists() or [p.name for p in cache.rglob("*")] == []

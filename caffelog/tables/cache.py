@@ -20,6 +20,7 @@ import pandas as pd
 
 from caffelog.parse.grammar import grammar_digest
 from caffelog.source.chunks import file_path
+from caffelog.staging import stage_beside
 from caffelog.tables.build import CATEGORICAL, LIST_COLUMNS, Skipped
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.parquet import TableFiles
@@ -101,10 +102,10 @@ class EntryWriter:
 
     def __init__(self, entry: Path):
         self.entry = entry
-        self.tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
+        self.tmp: Path | None = None
         self.files: TableFiles | None = None
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self.tmp = _stage(entry)
             self.files = TableFiles(self.tmp)
         except OSError:
             self.files = None
@@ -120,7 +121,7 @@ class EntryWriter:
 
     def publish(self, net: pd.DataFrame, solvers: list[dict], summary: StreamSummary,
                 crashed: bool) -> None:
-        if self.files is not None:
+        if self.files is not None and self.tmp is not None:
             with contextlib.suppress(OSError):
                 self.files.close()
                 net.to_parquet(self.tmp / "net.parquet", index=False)
@@ -131,9 +132,10 @@ class EntryWriter:
 
     def discard(self) -> None:
         """Remove what is left of the temporary entry (nothing once published)."""
-        if self.tmp.exists():
+        if self.tmp is not None and self.tmp.exists():
             if self.files is not None:
-                self.files.abandon()
+                with contextlib.suppress(OSError):
+                    self.files.abandon()
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -168,12 +170,21 @@ class _LineAligned:
 
 
 def save_entry(log: CaffeLog, entry: Path) -> None:
-    tmp = entry.with_name(entry.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in log.TABLES:
-        log.table(name).to_parquet(tmp / f"{name}.parquet", index=False, row_group_size=WINDOW_ROWS)
-    _write_meta(tmp, log.source, log.solvers, log.skipped, log.n_lines, log.warnings, log.crashed)
-    _publish(tmp, entry)
+    """Write a parsed log's entry; a failure (a full disk) leaves nothing behind and is raised."""
+    tmp = _stage(entry)
+    try:
+        for name in log.TABLES:
+            log.table(name).to_parquet(tmp / f"{name}.parquet", index=False, row_group_size=WINDOW_ROWS)
+        _write_meta(tmp, log.source, log.solvers, log.skipped, log.n_lines, log.warnings, log.crashed)
+        _publish(tmp, entry)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stage(entry: Path) -> Path:
+    """A new private directory beside the entry (a unique name: nothing planted can be followed)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    return stage_beside(entry)
 
 
 def _write_meta(folder: Path, source: str, solvers: list[dict], skipped: Skipped, n_lines: int,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from caffelog.errors import OutputExistsError, UsageError
+from caffelog.staging import publish, stage_beside
 from caffelog.tables.build import CATEGORICAL_NAMES
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, TableStream, with_last
@@ -81,31 +83,42 @@ class TableFiles:
 
 def write_tables(stream: TableStream, directory: str | Path, force: bool = False) -> StreamSummary:
     """Write every table of a streamed log into directory as it streams: at most a window of
-    rows in memory. The net table and solver.json come last."""
+    rows in memory. The tables are built in a private directory beside it and published at the
+    end (caffelog.staging.publish): a kill or a full disk leaves the old output as it was."""
     out = Path(directory)
+    if out.is_symlink() and out.is_dir():
+        out = Path(os.path.realpath(out))  # the folder the user named, not the link to it
+    names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
+    if not force and out.is_dir() and (existing := [n for n in names if (out / n).exists()]):
+        raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = stage_beside(out)
     except OSError as exc:
         raise UsageError(f"{out}: cannot make this directory ({exc.strerror})") from None
-    names = [f"{t}.parquet" for t in CaffeLog.TABLES] + ["solver.json"]
-    if not force and (existing := [n for n in names if (out / n).exists()]):
-        raise OutputExistsError(f"{out / existing[0]} exists (use --force to overwrite)")
-    files = TableFiles(out)
+    try:
+        net = _write_all(stream, stage)
+        publish(stage, out, names)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the tables ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    result = StreamSummary.of(stream, [out / name for name in names])
+    result.rows["net"] = len(net)
+    return result
+
+
+def _write_all(stream: TableStream, folder: Path) -> pd.DataFrame:
+    """Every table of the stream into folder (the net table and solver.json last); the net table."""
+    files = TableFiles(folder)
     try:
         for window, last in with_last(stream.windows()):
             files.write(*window, final=last)
         net = stream.net()
-        tmp = out / ".net.parquet.partial"
-        net.to_parquet(tmp, index=False)
-        os.replace(tmp, out / "net.parquet")
-        (out / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))
+        net.to_parquet(folder / "net.parquet", index=False)
+        (folder / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))
         files.close()
-    except OSError as exc:
-        files.abandon()
-        raise UsageError(f"{out}: cannot write the tables ({exc.strerror or exc})") from None
     except BaseException:
         files.abandon()
         raise
-    result = StreamSummary.of(stream, [out / name for name in names])
-    result.rows["net"] = len(net)
-    return result
+    return net
