@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -262,3 +263,38 @@ def test_a_full_cache_disk_leaves_no_temporary_entry(tmp_path, monkeypatch, path
         assert r.exit_code == 1 and "dead" in r.output.lower()
     assert len(calls) >= 3
     assert not cache.exists() or [p.name for p in cache.rglob("*")] == []
+
+
+def _many_layers(tmp_path, copies: int):
+    """healthy_conv with each train forward `top blob` line of conv1 repeated `copies` times as
+    layers conv1_0, conv1_1, ...: a net of `copies` more layers, each with its real values."""
+    out = []
+    for line in HEALTHY.splitlines(keepends=True):
+        out.append(line)
+        if "[Forward] Layer conv1, top blob conv1 data:" in line:
+            out.extend(line.replace("Layer conv1,", f"Layer conv1_{k},") for k in range(copies))
+    path = tmp_path / "wide.log"
+    path.write_text("".join(out))
+    return path
+
+
+def test_a_heatmap_of_thousands_of_layers_folds_them_into_bounded_rows(tmp_path):
+    """Case 5: 10,000 layers made a 1320 x 385,198 px PNG (18 GB, 266 s). Rows now hold groups of
+    consecutive layers, the picture keeps a bounded size, and the axis says what was folded."""
+    from caffelog.output.heatmap import MAX_ROWS, heatmap_matrix
+    log = caffelog.read_log(_many_layers(tmp_path, 400))
+    m = heatmap_matrix(log)
+    n = log.blobs.query("phase == 'train' and direction == 'forward' and role == 'top'")["layer"].nunique()
+    assert n > 400 and len(m) <= MAX_ROWS and m.attrs["layers"] == n
+    per_row = m.attrs["layers_per_row"]
+    assert m.index[0].endswith(f"({per_row} layers)")
+    unfolded = heatmap_matrix(log, max_rows=10**6)
+    assert np.allclose(m.iloc[1].to_numpy(), np.nanmedian(unfolded.iloc[per_row:2 * per_row].to_numpy(), axis=0),
+                       equal_nan=True)
+    fig = plots.plot_heatmap(log)
+    width, height = fig.get_size_inches() * 110
+    assert height < 8000 and width < 2000
+    assert f"{n} layers, {per_row} a row" in fig.axes[0].get_ylabel()
+    path = tmp_path / "h.png"
+    r = CliRunner().invoke(main, ["plot", str(tmp_path / "wide.log"), "--heatmap", "-o", str(path)])
+    assert r.exit_code == 0, r.output

@@ -21,15 +21,18 @@ from caffelog.output.selection import resolve_layers
 from caffelog.tables.caffe_log import CaffeLog
 
 MAX_COLUMNS = 1000
+MAX_ROWS = 150  # layers drawn one per row; more are folded into groups of consecutive layers
 ZERO_CELL, BAD_CELL = "#000000", "#ff00ff"
 
 
 def heatmap_matrix(log: CaffeLog, quantity: str = "data", segment: int | None = None,
-                   layers: list[str] | None = None, max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
+                   layers: list[str] | None = None, max_columns: int = MAX_COLUMNS,
+                   max_rows: int = MAX_ROWS) -> pd.DataFrame:
     """Layers (net order) x (segment, iteration): forward top data, or backward weight (param 0)
     diffs. A cell is the largest value of that layer in that iteration; +inf if any of its values
     is nan or inf, NaN where the log has no value. Binned columns are named by their first
-    (segment, iteration)."""
+    (segment, iteration); beyond max_rows layers, rows are groups of consecutive layers
+    (attrs["layers_per_row"])."""
     b = log.blobs
     train = (b["phase"] == "train").to_numpy()
     if quantity == "data":
@@ -50,7 +53,34 @@ def heatmap_matrix(log: CaffeLog, quantity: str = "data", segment: int | None = 
     cell = value.groupby([rows["layer"], rows["segment"], rows["iteration"]], observed=True).max()
     matrix = cell.unstack(["segment", "iteration"]).sort_index(axis=1)
     matrix.index = matrix.index.astype(str)
-    return _binned(matrix.reindex(order), max_columns)
+    return _folded(_binned(matrix.reindex(order), max_columns), max_rows)
+
+
+def _summary(block: np.ndarray, axis: int) -> np.ndarray:
+    """What a bin of cells shows: +inf if any is nan/inf, else 0 if any is exactly 0, else the
+    median of those with a value (NaN: none has one)."""
+    with warnings.catch_warnings():  # a bin with no value at all is NaN: that is the answer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.where(np.isinf(block), np.nan, block), axis=axis)
+    median = np.where((block == 0).any(axis=axis), 0.0, median)
+    return np.where(np.isinf(block).any(axis=axis), np.inf, median)
+
+
+def _folded(matrix: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """At most max_rows rows: groups of consecutive layers (net order), named `first … last (n
+    layers)`. A net of 10,000 layers must not become a picture 385,000 pixels tall."""
+    n = len(matrix)
+    if n <= max_rows:
+        return matrix
+    height = -(-n // max_rows)
+    values = matrix.to_numpy(dtype=float)
+    names = list(matrix.index)
+    groups = range(0, n, height)
+    out = np.vstack([_summary(values[a:a + height], axis=0) for a in groups])
+    index = [f"{names[a]} … {names[min(a + height, n) - 1]} ({min(a + height, n) - a} layers)" for a in groups]
+    folded = pd.DataFrame(out, index=pd.Index(index, name=matrix.index.name), columns=matrix.columns)
+    folded.attrs = {**matrix.attrs, "layers_per_row": height, "layers": n}
+    return folded
 
 
 def _binned(matrix: pd.DataFrame, max_columns: int) -> pd.DataFrame:
@@ -69,12 +99,7 @@ def _binned(matrix: pd.DataFrame, max_columns: int) -> pd.DataFrame:
     values = matrix.to_numpy(dtype=float)
     out = np.empty((len(matrix), bin_id[-1] + 1))
     for k in range(out.shape[1]):
-        block = values[:, bin_id == k]
-        with warnings.catch_warnings():  # a bin with no value at all is NaN: that is the answer
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(np.where(np.isinf(block), np.nan, block), axis=1)
-        median = np.where((block == 0).any(axis=1), 0.0, median)
-        out[:, k] = np.where(np.isinf(block).any(axis=1), np.inf, median)
+        out[:, k] = _summary(values[:, bin_id == k], axis=1)
     first = np.r_[0, np.flatnonzero(bin_id[1:] != bin_id[:-1]) + 1]
     binned = pd.DataFrame(out, index=matrix.index, columns=matrix.columns[first])
     binned.attrs["bin_width"] = width
@@ -130,4 +155,7 @@ def _panel(ax: Axes, m: pd.DataFrame, label: str, quantity: str):
                   if width else "iteration")
     what = "forward top data" if quantity == "data" else "backward weight diff (param blob 0)"
     ax.set_title(f"{label}: log10 mean |{quantity}| per element, {what}", fontsize=10, loc="left")
+    if m.attrs.get("layers_per_row"):
+        ax.set_ylabel(f"{m.attrs['layers']} layers, {m.attrs['layers_per_row']} a row "
+                      "(median; any 0 or nan/inf shown)", fontsize=8)
     return im
