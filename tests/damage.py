@@ -69,17 +69,93 @@ def long_line(lines: list[bytes], rng: random.Random, count: int = 1, size: int 
     return hit
 
 
-DAMAGES = {"flip": flip_bytes, "nul": insert_nuls, "utf8": invalid_utf8, "crlf": crlf, "long": long_line}
+# The damages below change how many lines there are: an element of `lines` may then hold no line
+# (cut or dropped) or several (lines inserted after it). damage() numbers the lines again.
+LOSS = b", loss = "
+KINDS_TO_DROP = [LOSS, b", lr = ", b"[Backward]", b"[Forward]", b"All net params", b"Iteration ",
+                 b"Test net output", b"Train net output"]
+
+
+def truncate(lines: list[bytes], rng: random.Random, count: int = 1) -> set[int]:
+    """Cut the log (a killed run), half the time before its first loss line, maybe mid-line."""
+    first_loss = next((i for i, line in enumerate(lines) if LOSS in line), len(lines))
+    cut = rng.randrange(1, max(first_loss, 2)) if rng.random() < 0.5 else rng.randrange(1, len(lines))
+    hit = set(range(cut, len(lines)))
+    for i in hit:
+        lines[i] = b""
+    if rng.random() < 0.5 and len(lines[cut - 1]) > 2:  # the last line written in part
+        lines[cut - 1] = lines[cut - 1][:rng.randrange(1, len(lines[cut - 1]) - 1)]
+        hit.add(cut - 1)
+    return hit
+
+
+def drop_kind(lines: list[bytes], rng: random.Random, count: int = 1) -> set[int]:
+    """Every line of one kind left out (a build or a setting that never prints it)."""
+    marker = rng.choice(KINDS_TO_DROP)
+    hit = {i for i, line in enumerate(lines) if marker in line}
+    for i in hit:
+        lines[i] = b""
+    return hit
+
+
+def deep_nesting(lines: list[bytes], rng: random.Random, count: int = 1) -> set[int]:
+    """A protobuf dump nested hundreds deep after a random line (no intact line is touched)."""
+    depth = rng.randint(50, 600)
+    i = rng.randrange(len(lines))
+    lines[i] = _ended(lines[i]) + b"layer {\n" * depth + b"  name: \"x\"\n" + b"}\n" * depth
+    return set()
+
+
+def huge_numbers(lines: list[bytes], rng: random.Random, count: int) -> set[int]:
+    """Numbers no float or int holds, in place of numbers of random lines."""
+    import re
+    huge = [b"1e400", b"-1e400", b"9223372036854775808", b"1" * 400, b"-0e-99999", b"1e-400"]
+    hit = set()
+    for _ in range(count):
+        i = rng.randrange(len(lines))
+        found = list(re.finditer(rb"(?<![\w.])\d+(\.\d+)?(e[-+]?\d+)?", lines[i]))
+        if found:
+            m = rng.choice(found)
+            lines[i] = lines[i][:m.start()] + rng.choice(huge) + lines[i][m.end():]
+            hit.add(i)
+    return hit
+
+
+def blank_flood(lines: list[bytes], rng: random.Random, count: int = 1) -> set[int]:
+    """Thousands of blank (or whitespace) lines after a random line."""
+    i = rng.randrange(len(lines))
+    lines[i] = _ended(lines[i]) + rng.choice([b"\n", b" \n", b"\r\n"]) * rng.randint(1_000, 50_000)
+    return set()
+
+
+def _ended(line: bytes) -> bytes:
+    return line if line.endswith(b"\n") or not line else line + b"\n"
+
+
+DAMAGES = {"flip": flip_bytes, "nul": insert_nuls, "utf8": invalid_utf8, "crlf": crlf, "long": long_line,
+           "truncate": truncate, "drop": drop_kind, "nest": deep_nesting, "huge": huge_numbers,
+           "blanks": blank_flood}
 
 
 def damage(data: bytes, seed: int, kinds: list[str], count: int = 5) -> tuple[bytes, set[int]]:
-    """Apply some damages (line count unchanged); returns the bytes and 0-based damaged lines."""
+    """Apply some damages; returns the bytes and the 0-based damaged lines of the original."""
+    data, hit, _ = damage_numbered(data, seed, kinds, count)
+    return data, hit
+
+
+def damage_numbered(data: bytes, seed: int, kinds: list[str],
+                    count: int = 5) -> tuple[bytes, set[int], list[int]]:
+    """damage(), plus the 1-based line number each original line has in the damaged bytes."""
     rng = random.Random(seed)
     lines = data.splitlines(keepends=True)
     hit: set[int] = set()
     for kind in kinds:
         hit |= DAMAGES[kind](lines, rng, count)
-    return b"".join(lines), hit
+    numbers, n = [], 1
+    for line in lines:
+        numbers.append(n)
+        n += line.count(b"\n") + line.count(b"\r") - line.count(b"\r\n") + (not line.endswith((b"\n", b"\r")) and bool(line))
+    return b"".join(lines), hit, numbers
 
 
 RECORD = ["direction", "layer", "role", "blob", "quantity", "line"]
@@ -94,16 +170,22 @@ def parse_bytes(data: bytes) -> caffelog.CaffeLog:
 
 
 def check_nothing_good_lost(clean: caffelog.CaffeLog, original: bytes, data: bytes,
-                            damaged: set[int]) -> caffelog.CaffeLog:
-    """Every row of an intact line comes out as in the clean log; attribution too unless a
-    deciding line was damaged. Raises AssertionError otherwise; returns the damaged parse."""
+                            damaged: set[int], numbers: list[int] | None = None) -> caffelog.CaffeLog:
+    """Every row of an intact line comes out as in the clean log (at its line's new number when
+    lines were added or removed); attribution too unless a deciding line was damaged. Raises
+    AssertionError otherwise; returns the damaged parse."""
     got = parse_bytes(data)
-    before, after = original.splitlines(), data.splitlines()
-    deciding_hit = any(m in before[i] or m in after[i] for i in damaged for m in DECIDING)
+    before = original.splitlines()
+    numbers = numbers if numbers is not None else list(range(1, len(before) + 1))
+    after = data.splitlines() if len(numbers) == len(data.splitlines()) else None
+    deciding_hit = any(m in before[i] or (after is not None and m in after[i]) for i in damaged for m in DECIDING)
+    deciding_hit |= len(set(numbers)) < len(numbers) or bool(damaged and max(damaged) == len(before) - 1)
     want = clean.blobs[~clean.blobs["line"].isin([i + 1 for i in damaged])].reset_index(drop=True)
-    have = got.blobs[got.blobs["line"].isin(want["line"])].reset_index(drop=True)
+    moved = np.asarray(numbers)[want["line"].to_numpy() - 1]
+    have = got.blobs[got.blobs["line"].isin(moved)].reset_index(drop=True)
     assert len(have) == len(want), f"{len(want) - len(have)} intact rows lost"
-    for col in RECORD + ([] if deciding_hit else PLACE):
+    assert list(have["line"]) == list(moved), "rows at other lines"
+    for col in RECORD[:-1] + ([] if deciding_hit else PLACE):
         assert list(want[col].astype(str)) == list(have[col].astype(str)), col
     assert np.array_equal(want["value"].to_numpy(), have["value"].to_numpy(), equal_nan=True)
     return got

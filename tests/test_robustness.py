@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import LONG, REAL_LOGS, parsed
-from damage import DAMAGES, check_nothing_good_lost, damage, parse_bytes
+from damage import DAMAGES, check_nothing_good_lost, damage, damage_numbered, parse_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,8 +33,8 @@ SMALL = ["iter_size_shared", "dead_relu", "healthy_conv_legacy2015", "nan_explod
        count=st.integers(1, 20))
 def test_damage_never_crashes_and_keeps_every_intact_record(name, seed, kinds, count):
     original = REAL_LOGS[name].read_bytes()
-    data, hit = damage(original, seed, kinds, count)
-    got = check_nothing_good_lost(parsed(name), original, data, hit)
+    data, hit, numbers = damage_numbered(original, seed, kinds, count)
+    got = check_nothing_good_lost(parsed(name), original, data, hit, numbers)
     diagnose(got)  # rules cope with whatever survived
 
 
@@ -168,8 +168,8 @@ def test_fuzz_corpus(name, seed, kinds, count):
     """Cases the fuzz campaign once broke: a pass's first line lost, repeated dump fields..."""
     path = Path(__file__).parent.parent / "sample_logs" / name
     original = path.read_bytes()
-    data, hit = damage(original, seed, kinds, count)
-    diagnose(check_nothing_good_lost(_original(path), original, data, hit))
+    data, hit, numbers = damage_numbered(original, seed, kinds, count)
+    diagnose(check_nothing_good_lost(_original(path), original, data, hit, numbers))
 
 
 @functools.cache
