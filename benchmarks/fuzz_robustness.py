@@ -16,8 +16,8 @@ import argparse
 import random
 import sys
 import time
-from collections import Counter
 import traceback
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

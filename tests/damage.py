@@ -151,10 +151,13 @@ def damage_numbered(data: bytes, seed: int, kinds: list[str],
     hit: set[int] = set()
     for kind in kinds:
         hit |= DAMAGES[kind](lines, rng, count)
+    last = max((i for i, line in enumerate(lines) if line), default=0)
+    lines = [_ended(line) if i < last else line for i, line in enumerate(lines)]  # bytes put in a cut line
     numbers, n = [], 1
     for line in lines:
         numbers.append(n)
-        n += line.count(b"\n") + line.count(b"\r") - line.count(b"\r\n") + (not line.endswith((b"\n", b"\r")) and bool(line))
+        n += line.count(b"\n") + line.count(b"\r") - line.count(b"\r\n")
+        n += not line.endswith((b"\n", b"\r")) and bool(line)  # a last line without its newline
     return b"".join(lines), hit, numbers
 
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pandas as pd
+
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
@@ -56,7 +58,7 @@ def where(row) -> dict:
     the place a finding points to."""
     get: Callable[[str], Any] = row.get if hasattr(row, "get") else lambda key: getattr(row, key, None)
     time = get("time")
-    ok = time is not None and time == time  # NaN: the line had no timestamp
+    ok = time is not None and not pd.isna(time)  # NaN or NA: the line had no timestamp
     return {"line": int(get("line")), "time": float(time) if ok else None}
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 from caffelog.diagnose.accumulate import LayerSpans
 from caffelog.diagnose.context import Context, Window
 from caffelog.diagnose.rule import Rule
-from caffelog.diagnose.values import fmt_value
+from caffelog.diagnose.values import as_float, fmt_value
 
 ADAPTIVE = {"Adam", "RMSProp", "AdaGrad", "AdaDelta"}
 
@@ -69,7 +69,7 @@ class UpdateRatio(Rule):
         first = up.groupby(["segment", "iteration", "layer"], observed=True, sort=False)["blob"].transform("first")
         w = up[up["blob"] == first]
         wide = w.pivot_table(index=["segment", "iteration", "layer"], columns="quantity",
-                             values="value", observed=True)
+                             values="value", observed=True).reindex(columns=["data", "diff"])
         first_rows = w.groupby(["segment", "iteration", "layer"], observed=True)[["line", "time"]].min()
         return pd.DataFrame({"value": wide["diff"] / wide["data"], "line": first_rows["line"],
                              "time": first_rows["time"]}).reset_index()
@@ -115,10 +115,7 @@ def _finite(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _momentum(ctx: Context) -> float:
-    try:
-        return float(ctx.knob("momentum", 0.0) or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
+    return as_float(ctx.knob("momentum"), 0.0)
 
 
 def _advice(ctx: Context, side: str, layer: str) -> str:
