@@ -113,11 +113,16 @@ def write_runs_table(directory: Path, known: pd.DataFrame, rows: list[dict]) -> 
     fresh = pd.DataFrame(rows)
     keep = known[~known["label"].isin(fresh["label"])] if len(fresh) else known
     table = pd.concat([keep, fresh], ignore_index=True) if len(keep) else fresh
+    if "label" not in table:  # no run at all: an empty table still says what a row holds
+        table = pd.DataFrame({"label": pd.Series(dtype=str)})
     folder = partition(directory, RUNS)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".runs.parquet.{uuid.uuid4().hex}"
-    table.sort_values("label").to_parquet(tmp, index=False)
-    os.replace(tmp, folder / "runs.parquet")
+    try:
+        table.sort_values("label").to_parquet(tmp, index=False)
+        os.replace(tmp, folder / "runs.parquet")
+    finally:
+        tmp.unlink(missing_ok=True)
     return folder / "runs.parquet"
 
 
