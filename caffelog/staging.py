@@ -30,9 +30,7 @@ def publish(stage: Path, target: Path, names: Iterable[str]) -> None:
     rename. Holding other files too (the user's folder): each file is renamed in, in the order given,
     and the other files stay.
     """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes 0700; outputs get the usual permissions
+    give_usual_mode(stage, 0o777)  # mkdtemp makes 0700
     names = list(names)
     try:
         os.rename(stage, target)  # absent or an empty directory
@@ -46,6 +44,14 @@ def publish(stage: Path, target: Path, names: Iterable[str]) -> None:
     for name in names:
         os.replace(stage / name, target / name)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+def give_usual_mode(path: str | os.PathLike, mode: int) -> None:
+    """The permissions a plain open/mkdir would have given (mode less the umask): mkstemp and
+    mkdtemp make their files private, outputs should not stay so."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
 
 
 def _exchange(a: Path, b: Path) -> bool:

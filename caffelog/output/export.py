@@ -11,6 +11,7 @@ import pandas as pd
 
 from caffelog.errors import OutputExistsError, UsageError
 from caffelog.printable import clean
+from caffelog.staging import give_usual_mode
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
            ".jsonl": "json"}
@@ -54,9 +55,7 @@ def _atomic(path: Path, force: bool, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
+        give_usual_mode(tmp, 0o666)
         os.replace(tmp, path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None

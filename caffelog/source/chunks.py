@@ -188,17 +188,19 @@ def _finish_last_line(stream: IO, chunk, stats: ReadStats):
     chunk += rest
     if len(rest) < MAX_LINE_BYTES or rest.endswith(newline):
         return chunk
-    while (piece := stream.readline(MAX_LINE_BYTES)):  # an overlong line: pass over the rest
-        stats.bytes_read += len(piece)
-        if piece.endswith(newline):
-            break
+    stats.bytes_read += skip_line(stream)  # an overlong line: pass over the rest
     return chunk + newline
 
 
-def skip_line(f: IO[bytes]) -> None:
-    """Move f past the next newline (or to its end) without holding the line in memory."""
-    while (piece := f.readline(MAX_LINE_BYTES)) and not piece.endswith(b"\n"):
-        pass
+def skip_line(f: IO) -> int:
+    """Move f past the next newline (or to its end) without holding the line in memory; returns
+    how much it passed over."""
+    passed = 0
+    while piece := f.readline(MAX_LINE_BYTES):
+        passed += len(piece)
+        if piece.endswith(b"\n" if isinstance(piece, bytes) else "\n"):
+            break
+    return passed
 
 
 def _line_groups(lines: Iterable[str]) -> Iterator[list[str]]:
