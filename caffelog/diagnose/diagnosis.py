@@ -39,21 +39,13 @@ class Diagnosis:
             raise UsageError(exc.args[0]) from None
         self.facts = Facts()
         self.held: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None
-        self.held_key: tuple | None = None
 
     def observe(self, blobs: pd.DataFrame, totals: pd.DataFrame, scalars: pd.DataFrame) -> None:
         tables = (blobs, totals, scalars)
-        if self.held is not None and self.held_key is not None:  # held rows: add their rest
-            heads = [_run_length(t, self.held_key, from_end=False) for t in tables]
-            held = tuple(_concat(h, t.iloc[:n]) for h, t, n in zip(self.held, tables, heads))
-            tables = tuple(t.iloc[n:] for t, n in zip(tables, heads))
-            if any(len(t) for t in tables) or len(held[0]) > HOLD_MAX:
-                self._fold(*held)
-                self.held = None
-            else:
-                self.held = held
-                return
-        ready, self.held, self.held_key = _split_last_iteration(*tables)
+        if self.held is not None:  # the held rows go first: one fold, not one for them alone
+            tables = tuple(_concat(h, t) for h, t in zip(self.held, tables))
+            self.held = None
+        ready, self.held = _split_last_iteration(*tables)
         self._fold(*ready)
 
     def findings(self, net: pd.DataFrame, solver: dict | None, final: bool = True) -> Findings:
@@ -94,35 +86,41 @@ def diagnose_windows(windows: Iterable[Tables], net: Callable[[], pd.DataFrame] 
 
 def _split_last_iteration(*tables: pd.DataFrame):
     """(rows before the window's last iteration, the rows of that iteration at the end of each
-    table, its key); nothing is held back past HOLD_MAX rows (a log without Iteration lines must
+    table); nothing is held back past HOLD_MAX rows (a log without Iteration lines must
     not grow the wait without bound). Slices, not copies."""
     blobs = tables[0]
     if not len(blobs):
-        return tables, None, None
+        return tables, None
     key = blobs["segment"].iloc[-1], blobs["iteration"].iloc[-1]
-    tails = [_run_length(t, key, from_end=True) for t in tables]
+    tails = [_tail_length(t, key) for t in tables]
     if tails[0] > HOLD_MAX:
-        return tables, None, None
+        return tables, None
     return (tuple(t.iloc[:len(t) - n] for t, n in zip(tables, tails)),
-            tuple(t.iloc[len(t) - n:] for t, n in zip(tables, tails)), key)
+            tuple(t.iloc[len(t) - n:] for t, n in zip(tables, tails)))
 
 
-def _run_length(t: pd.DataFrame, key: tuple, from_end: bool) -> int:
-    """How many rows at the end (or the start) of t belong to the iteration `key`."""
+def _tail_length(t: pd.DataFrame, key: tuple) -> int:
+    """How many rows at the end of t belong to the iteration `key`."""
     segment, iteration = key
     it = t["iteration"]
     same = (t["segment"] == segment).to_numpy() & (
         it.isna().to_numpy() if pd.isna(iteration) else (it == iteration).fillna(False).to_numpy())
-    if from_end:
-        same = same[::-1]
-    other = np.flatnonzero(~same)
+    other = np.flatnonzero(~same[::-1])
     return int(other[0]) if len(other) else len(t)
 
 
 def _concat(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Held rows and the next window's, categories united (a plain concat would make them objects)."""
     if not len(old):
         return new
-    return pd.concat([old, new], ignore_index=True) if len(new) else old
+    if not len(new):
+        return old
+    out = pd.concat([old, new], ignore_index=True)
+    for column in old.columns:
+        categorical = isinstance(old[column].dtype, pd.CategoricalDtype)
+        if categorical and not isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = pd.api.types.union_categoricals([old[column], new[column]])
+    return out
 
 
 def _order(f: Finding):

@@ -25,18 +25,11 @@ from caffelog.tables.build import CATEGORICAL, LIST_COLUMNS, Skipped
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.parquet import TableFiles
 from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, Tables
+from caffelog.user_cache import cache_dir
 from caffelog.version import __version__
 
 # bump when the tables change shape, so old cache entries are never read
 SCHEMA = 4
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("CAFFELOG_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("caffelog"))
 
 
 def cache_key(path: Path) -> str:

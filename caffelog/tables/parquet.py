@@ -42,8 +42,9 @@ class TableWriter:
                 if f.name in CATEGORICAL_NAMES:  # categories grow as the log goes on: one schema for all
                     schema = schema.set(i, pa.field(f.name, pa.dictionary(pa.int32(), pa.string())))
             self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema)
+        # a window is one row group (up to twice the usual size): a reader folds it at once
         self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False),
-                                row_group_size=WINDOW_ROWS)
+                                row_group_size=max(WINDOW_ROWS, min(len(df), 2 * WINDOW_ROWS)))
         self.rows += len(df)
 
     def close(self) -> None:
