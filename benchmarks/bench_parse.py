@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Parse speed and memory of caffelog against the baselines, on the real 122 MB long_run log.
+"""Speed of every path against the baseline, as ratios measured in one run, on the real long_run log.
 
-    python benchmarks/bench_parse.py            # long_run (decompressed once to a temp file)
-    python benchmarks/bench_parse.py --big 1    # also a ~1 GB log made from long_run (GB count)
+    python benchmarks/bench_parse.py               # long_run (122 MB, decompressed to a temp file)
+    python benchmarks/bench_parse.py --big 10 --only "caffelog diagnose" "caffelog parse -o DIR"
+                                                   # and a generated 10 GB log (memory bound)
 
-Each method runs in its own process, so its peak RSS is its own (os.wait4); on long_run each
-runs 3 times (--repeat) and the fastest time is shown, with the largest peak RSS. Methods: `wc -l`, a
-bare Python line loop, the peer baseline ../shared/bench/handwritten_regex.py (a per-line regex
-parser as users write it), caffelog.read_log with 1 and 2 processes, parse -o DIR (streamed),
-read_log + diagnose (the library on whole tables), diagnose as the CLI runs it (streamed, bounded
-memory) and from the cache, and a cached second look.
+Absolute speeds differ between machines; ratios measured in one run on one machine do not. So the
+first table is ratios: each path's speed over the per-line regex baseline (../shared/bench) and
+over a bare Python line loop (the floor for anything that touches each line in Python), next to
+the targets of issue #16. How each is timed, as a user waits for it:
+
+* the baseline, the line loop and every `caffelog ...` command: the whole process, wall time
+  (interpreter start and imports included), cold cache unless the name says cached;
+* `read_log`: its own time in a warm interpreter (as in a notebook), imports excluded.
+
+Each method runs in its own process (os.wait4 gives its CPU time and peak RSS, workers included:
+"cores" is CPU seconds over wall seconds). The fastest of --repeat runs is shown. Then a profile
+of each path (cProfile, main process only: the workers' share shows as waiting) and the
+`--follow` check: a writer appends long_run at 10 MB/s while `caffelog diagnose --follow` reads.
 This is the only code in the repository that reads ../shared.
 """
 from __future__ import annotations
@@ -23,64 +31,160 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 LONG_RUN = SHARED / "real_logs" / "long_run" / "train.log.gz"
 BASELINE = SHARED / "bench" / "handwritten_regex.py"
+_SCRIPT = Path(sys.executable).parent / "caffelog"  # the command as installed, as a user runs it
+CAFFELOG = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "caffelog.cli"]
 
-# Each Python method prints "<seconds spent parsing, imports excluded> <tables bytes>".
-_TIMED = ("import sys, time; {setup}; t = time.perf_counter(); {work}; "
-          "print(time.perf_counter() - t, {tables})")
-_TABLES = "sum(log.table(t).memory_usage(deep=True).sum() for t in log.TABLES)"
-METHODS = {
+# A library method prints the seconds of its own work (imports excluded).
+_TIMED = "import sys, time; {setup}; t = time.perf_counter(); {work}; print(time.perf_counter() - t)"
+METHODS: dict[str, list[str]] = {
     "wc -l": ["wc", "-l", "{log}"],
-    "python line loop": [sys.executable, "-c", _TIMED.format(
-        setup="pass", work="n = sum(1 for _ in open(sys.argv[1], encoding='utf-8', errors='replace'))",
-        tables=0), "{log}"],
-    "baseline regex": [sys.executable, "-c", _TIMED.format(
-        setup="sys.path.insert(0, sys.argv[2]); import handwritten_regex as h",
-        work="df = h.parse(sys.argv[1])", tables="df.memory_usage(deep=True).sum()"),
-        "{log}", str(BASELINE.parent)],
-    "caffelog 1 process": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=1)",
-        tables=_TABLES),
-        "{log}"],
-    "caffelog 2 processes": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; caffelog.read_log", work="log = caffelog.read_log(sys.argv[1], workers=2)",
-        tables=_TABLES),
-        "{log}"],
-    "caffelog parse -o DIR": [sys.executable, "-c", _TIMED.format(
-        setup="import tempfile; from caffelog.api import write_tables",
-        work="write_tables(sys.argv[1], tempfile.mkdtemp(dir=sys.argv[2]))", tables=0),
-        "{log}", "{tmp}"],
-    "read_log + diagnose": [sys.executable, "-c", _TIMED.format(
-        setup="import caffelog; caffelog.read_log; from caffelog.diagnose import diagnose",
-        work="log = caffelog.read_log(sys.argv[1]); findings = diagnose(log)", tables=_TABLES), "{log}"],
-    "caffelog diagnose": [sys.executable, "-c", _TIMED.format(  # what the CLI does: streamed
-        setup="from caffelog.api import diagnose_source; import caffelog.tables.windows",
-        work="diagnose_source(sys.argv[1], use_cache=False)", tables=0), "{log}"],
-    "diagnose, cached": [sys.executable, "-c", _TIMED.format(  # a batch of rows at a time
-        setup="from caffelog.api import diagnose_source; import caffelog.tables.windows",
-        work="diagnose_source(sys.argv[1], use_cache=True)", tables=0), "{log}"],
-    "caffelog cached": [sys.executable, "-c", _TIMED.format(
-        setup="from caffelog.api import load", work="log = load(sys.argv[1])",
-        tables=_TABLES), "{log}"],
+    "python line loop": [sys.executable, "-c",
+                         "import sys; sum(1 for _ in open(sys.argv[1], encoding='utf-8', errors='replace'))",
+                         "{log}"],
+    "baseline regex": [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[2]); "
+                       "import handwritten_regex as h; h.parse(sys.argv[1])", "{log}", str(BASELINE.parent)],
+    "read_log, 1 process": [sys.executable, "-c", _TIMED.format(
+        setup="import caffelog", work="caffelog.read_log(sys.argv[1], workers=1)"), "{log}"],
+    "read_log, 2 processes": [sys.executable, "-c", _TIMED.format(
+        setup="import caffelog", work="caffelog.read_log(sys.argv[1], workers=2)"), "{log}"],
+    "caffelog diagnose": [*CAFFELOG, "diagnose", "{log}", "--no-cache", "--fail-on", "never"],
+    "caffelog parse -o DIR": [*CAFFELOG, "parse", "{log}", "-o", "{out}", "--no-cache"],
+    "caffelog diagnose, cached": [*CAFFELOG, "diagnose", "{log}", "--fail-on", "never"],
+    "plot fc2 after fc1": [*CAFFELOG, "plot", "{log}", "--layer", "fc2", "-o", "{out}.png"],
+    "caffelog --help": [*CAFFELOG, "--help"],
+}
+WARM_UP = {  # what runs first (untimed), so that the method measures a second look
+    "caffelog diagnose, cached": [*CAFFELOG, "diagnose", "{log}", "--fail-on", "never"],
+    "plot fc2 after fc1": [*CAFFELOG, "plot", "{log}", "--layer", "fc1", "-o", "{out}.png"],
+}
+LIBRARY = {"read_log, 1 process", "read_log, 2 processes"}  # timed by their own clock
+# issue #16's targets: (method, least ratio to the baseline, least fraction of the line loop) or seconds
+SPEED_TARGETS = {"read_log, 2 processes": (8, 0.25), "caffelog diagnose": (6, 0.25),
+                 "caffelog parse -o DIR": (6, 0.25)}
+SECONDS_TARGETS = {"plot fc2 after fc1": 1.0, "caffelog --help": 0.3}
+PROFILED = {
+    "read_log": "import caffelog; caffelog.read_log(sys.argv[1])",
+    "diagnose": "from caffelog.api import diagnose_source; diagnose_source(sys.argv[1])",
+    "parse -o DIR": "import tempfile; from caffelog.api import write_tables; "
+                    "write_tables(sys.argv[1], tempfile.mkdtemp(dir=sys.argv[2]) + '/t')",
 }
 
 
-def run(cmd: list[str], log: Path) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in bytes, and stdout of one command."""
-    argv = [a.replace("{log}", str(log)).replace("{tmp}", str(log.parent)) for a in cmd]
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
+@dataclass
+class Measured:
+    seconds: float  # the method's time: wall, or its own clock for the library methods
+    wall: float
+    cpu: float  # user + system seconds of the process and its workers
+    peak_rss: int  # bytes, the largest process
+
+
+def run(cmd: list[str], log: Path, out: Path, own_clock: bool = False) -> Measured:
+    """Run one command to its end; own_clock: it prints the seconds of its own work."""
+    argv = [a.replace("{log}", str(log)).replace("{out}", str(out)) for a in cmd]
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(proc.pid, 0)  # CPU and peak RSS of the process and its workers
+        wall = time.perf_counter() - start
+        proc.returncode = status
+        stdout.seek(0), stderr.seek(0)
+        printed, errors = stdout.read().decode(), stderr.read().decode()
     if status:
-        raise SystemExit(f"{argv[:3]} failed: {err.decode()[-500:]}")
-    return seconds, usage.ru_maxrss * 1024, out.decode().strip()
+        raise SystemExit(f"{' '.join(argv[:5])} failed: {errors[-500:]}")
+    seconds = float(printed.split()[-1]) if own_clock else wall
+    return Measured(seconds, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+
+
+def measure(names: list[str], log: Path, tmp: Path, repeat: int) -> dict[str, Measured]:
+    """Each method `repeat` times, the fastest kept (noise only ever adds time), its largest
+    peak RSS; a cached method's cache is filled first."""
+    results = {}
+    for name in names:
+        runs = []
+        for k in range(repeat):
+            out = tmp / f"out-{len(results)}-{k}"
+            if name in WARM_UP:
+                run(WARM_UP[name], log, out)
+            runs.append(run(METHODS[name], log, out, own_clock=name in LIBRARY))
+            shutil.rmtree(out, ignore_errors=True)
+        best = min(runs, key=lambda m: m.seconds)
+        best.peak_rss = max(m.peak_rss for m in runs)
+        results[name] = best
+        print(f"  {name}: {best.seconds:.2f} s", file=sys.stderr)
+    return results
+
+
+def ratio_table(results: dict[str, Measured], size: int) -> list[str]:
+    """The ratios first: speed over the baseline's and over the line loop's, against the target."""
+    base, loop = results.get("baseline regex"), results.get("python line loop")
+    rows = ["| path | x baseline | of line loop | target | met | seconds | MB/s | cores | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name, m in results.items():
+        x_base = f"{base.seconds / m.seconds:.1f}x" if base else ""
+        of_loop = f"{loop.seconds / m.seconds:.2f}" if loop else ""
+        if name in SPEED_TARGETS:
+            least, fraction = SPEED_TARGETS[name]
+            target = f">= {least}x, >= {fraction}"
+            met = "yes" if base and loop and base.seconds / m.seconds >= least and \
+                loop.seconds / m.seconds >= fraction else "no"
+        elif name in SECONDS_TARGETS:
+            target, met = f"< {SECONDS_TARGETS[name]} s", "yes" if m.seconds < SECONDS_TARGETS[name] else "no"
+        else:
+            target = met = ""
+        speed = f"{size / m.seconds / 1e6:.0f}" if name not in SECONDS_TARGETS else ""
+        clock = " (own)" if name in LIBRARY else ""
+        rows.append(f"| {name} | {x_base} | {of_loop} | {target} | {met} | {m.seconds:.2f}{clock} | {speed} | "
+                    f"{m.cpu / m.wall:.2f} | {m.peak_rss / 1e6:,.0f} |")
+    return rows
+
+
+def profiles(log: Path, tmp: Path, top: int) -> None:
+    """The top functions (own time) of each path, main process only."""
+    for name, work in PROFILED.items():
+        code = (f"import cProfile, pstats, sys; pr = cProfile.Profile(); pr.enable(); {work}; pr.disable(); "
+                f"pstats.Stats(pr).sort_stats('tottime').print_stats({top})")
+        out = subprocess.run([sys.executable, "-c", code, str(log), str(tmp)], capture_output=True, text=True,
+                             check=True).stdout
+        lines = out.splitlines()
+        head = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
+        total = next((line.strip() for line in lines if "function calls" in line), "")
+        print(f"\nprofile of {name} ({total}; own time, main process):")
+        for line in lines[head:head + top + 1]:
+            print("  " + re.sub(r"\S*/site-packages/|\S*/(?=caffelog/)", "", line.rstrip()))
+
+
+def follow_check(log: Path, tmp: Path, rate: float) -> None:
+    """A writer appends the log at `rate` bytes/s; `diagnose --follow` must end (the log's
+    `Optimization Done.`) right after the writer does, using at most one core."""
+    growing = tmp / "growing.log"
+    growing.write_bytes(b"")
+    with tempfile.TemporaryFile() as err:
+        reader = subprocess.Popen([*CAFFELOG, "diagnose", str(growing), "--follow", "--poll", "0.2",
+                                   "--no-cache", "--fail-on", "never"], stdout=subprocess.DEVNULL, stderr=err)
+        start = time.perf_counter()
+        with open(log, "rb") as src, open(growing, "ab") as dst:
+            while piece := src.read(1 << 20):
+                dst.write(piece)
+                dst.flush()
+                behind = start + src.tell() / rate - time.perf_counter()
+                if behind > 0:
+                    time.sleep(behind)
+        wrote = time.perf_counter()
+        _, status, usage = os.wait4(reader.pid, 0)
+        done = time.perf_counter()
+    written = wrote - start
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"\n--follow: the writer appended {log.stat().st_size / 1e6:.0f} MB at {rate / 1e6:.0f} MB/s in "
+          f"{written:.1f} s; diagnose --follow ended {done - wrote:.2f} s after the last write "
+          f"(exit {status >> 8}), CPU {cpu:.1f} s = {cpu / (done - start):.2f} of a core: "
+          f"{'keeps up' if done - wrote < 2.0 and cpu / (done - start) <= 1.0 else 'falls behind'}")
 
 
 def make_big(source: Path, target: Path, gigabytes: float) -> None:
@@ -101,44 +205,14 @@ def make_big(source: Path, target: Path, gigabytes: float) -> None:
         out.writelines(tail)
 
 
-def bench(log: Path, title: str, methods: list[str], repeat: int = 1) -> None:
-    """Each method `repeat` times: the fastest run's seconds (the machine's noise only ever
-    adds time), and the largest peak RSS of all runs."""
-    size = log.stat().st_size
-    with open(log, "rb") as f:
-        n_lines = sum(1 for _ in f)
-    runs = f"best of {repeat} runs, largest peak RSS" if repeat > 1 else "one run"
-    print(f"\n{title}: {size / 1e6:,.1f} MB, {n_lines:,} lines ({runs})")
-    print(f"{'method':22} {'parse s':>8} {'MB/s':>7} {'lines/s':>11} {'wall s':>7} {'wall MB/s':>9} "
-          f"{'peak RSS MB':>11} {'tables MB':>9}")
-    parse_s = {}
-    for name in methods:
-        if name.endswith("cached"):
-            run(METHODS[name], log)  # warm the cache first: this measures the second look
-        results = [run(METHODS[name], log) for _ in range(repeat)]
-        rss = max(r[1] for r in results)
-        wall, _, out = min(results, key=lambda r: float(r[2].split()[0]) if name != "wc -l" else r[0])
-        fields = out.split()
-        seconds = float(fields[0]) if name != "wc -l" else wall
-        tables = f"{float(fields[1]) / 1e6:9,.0f}" if len(fields) > 1 and name != "wc -l" else " " * 9
-        parse_s[name] = seconds
-        print(f"{name:22} {seconds:8.2f} {size / seconds / 1e6:7.1f} {n_lines / seconds:11,.0f} "
-              f"{wall:7.2f} {size / wall / 1e6:9.1f} {rss / 1e6:11,.0f} {tables}")
-    best = min(parse_s.get("caffelog 1 process", 1e9), parse_s.get("caffelog 2 processes", 1e9))
-    if "baseline regex" in parse_s:
-        print(f"caffelog (best) vs baseline regex: {parse_s['baseline regex'] / best:.1f}x faster")
-    if "python line loop" in parse_s:
-        print(f"caffelog (best) vs python line loop: {parse_s['python line loop'] / best:.2f} of its speed")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--big", type=float, default=0, help="also bench a generated log of this many GB")
-    ap.add_argument("--skip-baseline", action="store_true", help="leave out the slow regex baseline")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per method on long_run (best is shown)")
-    ap.add_argument("--big-repeat", type=int, default=1, help="runs per method on the generated log")
-    ap.add_argument("--big-only", nargs="*", metavar="METHOD",
-                    help="methods to run on the generated log (default: all); e.g. 'caffelog parse -o DIR'")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per method (the fastest is shown)")
+    ap.add_argument("--only", nargs="*", metavar="METHOD", help=f"methods to run (default: all of {list(METHODS)})")
+    ap.add_argument("--big", type=float, default=0, help="also a generated log of this many GB (one run each)")
+    ap.add_argument("--no-profile", action="store_true", help="leave out the profiles")
+    ap.add_argument("--no-follow", action="store_true", help="leave out the --follow check")
+    ap.add_argument("--top", type=int, default=8, help="functions per profile")
     ap.add_argument("--make-big", nargs=3, metavar=("SOURCE", "TARGET", "GB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make_big:
@@ -146,22 +220,37 @@ def main() -> None:
         return
     if not LONG_RUN.is_file():
         raise SystemExit(f"benchmark needs {LONG_RUN} (the real long_run log)")
-    methods = [m for m in METHODS if not (args.skip_baseline and m == "baseline regex")]
+    names = args.only or list(METHODS)
+    for must in ("baseline regex", "python line loop"):  # every ratio needs them in the same run
+        if must not in names:
+            names.insert(0, must)
     tmp = Path(tempfile.mkdtemp(prefix="caffelog-bench-"))
     os.environ["CAFFELOG_CACHE_DIR"] = str(tmp / "cache")
     try:
         log = tmp / "long_run.log"
         with gzip.open(LONG_RUN, "rb") as src, open(log, "wb") as dst:
             shutil.copyfileobj(src, dst)
-        bench(log, "long_run", methods, args.repeat)
+        report(log, "long_run", names, tmp, args.repeat)
+        if not args.no_profile:
+            profiles(log, tmp, args.top)
+        if not args.no_follow:
+            follow_check(log, tmp, 10e6)
         if args.big:
             big = tmp / "big.log"
             # in a child: the parent must stay small, or every method's peak RSS counts its pages
-            subprocess.run([sys.executable, __file__, "--make-big", str(log), str(big), str(args.big)],
-                           check=True)
-            bench(big, f"generated {args.big:g} GB", args.big_only or methods, args.big_repeat)
+            subprocess.run([sys.executable, __file__, "--make-big", str(log), str(big), str(args.big)], check=True)
+            report(big, f"generated {args.big:g} GB", names, tmp, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(log: Path, title: str, names: list[str], tmp: Path, repeat: int) -> None:
+    size = log.stat().st_size
+    with open(log, "rb") as f:
+        n_lines = sum(1 for _ in f)
+    print(f"\n{title}: {size / 1e6:,.1f} MB, {n_lines:,} lines, {os.cpu_count()} CPUs "
+          f"(best of {repeat}; peak RSS: the largest of the runs and processes)\n")
+    print("\n".join(ratio_table(measure(names, log, tmp, repeat), size)))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from caffelog.diagnose.diagnosis import diagnose as diagnose_log
 from caffelog.diagnose.diagnosis import diagnose_windows
 from caffelog.diagnose.findings import Findings
 from caffelog.diagnose.settings import Settings
-from caffelog.engines import Progress, read_log, read_windows
+from caffelog.engines import Progress, open_stream, read_log, read_windows
 from caffelog.runs import pool
 from caffelog.runs.facts import RunFacts
 from caffelog.runs.pool import Failed
@@ -26,7 +26,7 @@ from caffelog.source.chunks import Source
 from caffelog.tables import cache
 from caffelog.tables.caffe_log import CaffeLog, LogSummary
 from caffelog.tables.parquet import write_tables as write_stream
-from caffelog.tables.windows import StreamSummary, Tables, TableStream
+from caffelog.tables.windows import StreamSummary, Tables
 
 __all__ = ["diagnose", "diagnose_runs", "diagnose_source", "export", "load", "read_log", "report", "write_tables"]
 
@@ -143,7 +143,7 @@ def write_tables(source: Source, directory: str | Path, force: bool = False,
                  progress: bool = False) -> StreamSummary:
     """Every table of a log as Parquet files in directory, written as the log streams."""
     with _progress(source, progress) as update:
-        return write_stream(TableStream(source, progress=update), directory, force=force)
+        return write_stream(open_stream(source, update), directory, force=force)
 
 
 def export(source: Source, output: str, table: str = "blobs", force: bool = False, use_cache: bool = True,

@@ -141,7 +141,7 @@ def _read_in_parallel(source: Source, progress: Progress, workers: int) -> Caffe
 
 def _read_streamed(source: Source, progress: Progress, workers: int) -> CaffeLog:
     """The stream's windows put together (what read_windows hands out, in one piece)."""
-    return _joined(TableStream(source, progress=progress))
+    return _joined(open_stream(source, progress, workers))
 
 
 def _read_followed(source: Source, progress: Progress, workers: int) -> CaffeLog:
@@ -240,8 +240,14 @@ def _cached_windows(source: Source) -> Reading | None:
     return Reading("cache", source, stored.windows, stored.net, stored.solvers, summary)
 
 
+def open_stream(source: Source, progress: Progress = None, workers: int | None = None) -> TableStream:
+    """A log's tables in windows as it streams; a big plain file is parsed by `workers`
+    processes (default: up to 2 CPUs) while this one builds the tables and uses them."""
+    return TableStream(source, progress=progress, workers=_workers(workers))
+
+
 def _streamed_windows(source: Source, progress: Progress, entry) -> Reading:
-    stream = TableStream(source, progress=progress)
+    stream = open_stream(source, progress)
 
     def windows() -> Iterator[Tables]:
         writer = cache.EntryWriter(entry) if entry is not None else None

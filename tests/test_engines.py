@@ -33,6 +33,7 @@ def engine(request, tmp_path, monkeypatch):
     monkeypatch.setattr(windows, "WINDOW_ROWS", 500)
     monkeypatch.setattr("caffelog.source.chunks.CHUNK_BYTES", 1 << 16)
     monkeypatch.setattr("caffelog.parse.parallel.MIN_BYTES", 0)  # parallel even on a small log
+    monkeypatch.setattr("caffelog.parse.parallel.RANGE_BYTES", 1 << 16)  # and a stream in many ranges
     return request.param
 
 

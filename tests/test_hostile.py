@@ -159,9 +159,11 @@ def _parquet(runner, log, tmp_path):
     return tmp_path / "b.parquet"
 
 
-def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path):
+@pytest.mark.parametrize("command", [["parse"], ["diagnose"], ["parse", "-o", "{tmp}/tables"]])
+def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path, command):
     """Case 3: Ctrl-C printed a worker's traceback (the /dev/shm hand-off files are removed in
-    parallel.py's finally; other tests' parallel parses share /dev/shm, so it is not counted here)."""
+    parallel.py's finally; other tests' parallel parses share /dev/shm, so it is not counted here).
+    parse reads the tables in memory (one range per process), diagnose and parse -o stream ranges."""
     import os
     import signal
     import subprocess
@@ -170,7 +172,9 @@ def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path):
     path = tmp_path / "big.log"
     path.write_bytes(REAL_LOGS["healthy_conv"].read_bytes() * 200)  # ~50 MB: the 2-process engine, seconds
     env = {**os.environ, "CAFFELOG_CACHE_DIR": str(tmp_path / "cache")}
-    p = subprocess.Popen([sys.executable, "-m", "caffelog.cli", "parse", str(path), "--no-cache"], env=env,
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    p = subprocess.Popen([sys.executable, "-m", "caffelog.cli", argv[0], str(path), *argv[1:], "--no-cache"],
+                         env={**env, "CAFFELOG_WORKERS": "2"},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     time.sleep(1.2)
     os.killpg(p.pid, signal.SIGINT)

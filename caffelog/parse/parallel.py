@@ -5,6 +5,11 @@ line numbers add up. A worker keeps the stateless records (per-blob values, tota
 only *records* the stateful ones (events, protobuf dumps, net construction); the main process
 replays those in file order, so attribution and the net tables are exactly what one process
 would build (a test compares them).
+
+Two ways to use it: `parse_records_parallel` splits the file in one range per process (the tables
+in memory, read_log), `parsed_ranges` hands out ranges of RANGE_BYTES in file order as workers
+finish them, a few ahead at most (a stream: diagnose and parse -o, in bounded memory, while the
+main process builds tables and runs the rules).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import multiprocessing as mp
 import os
 import signal
 import tempfile
+from collections import deque
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -24,6 +31,8 @@ from caffelog.parse.records import RecordSink
 from caffelog.source.chunks import GZIP_MAGIC, ReadStats, read_chunks, skip_line
 
 MIN_BYTES = 8 << 20  # below this, starting a worker costs more than it saves
+RANGE_BYTES = 8 << 20  # a streamed file's ranges: ~100,000 blob rows, ~2 MB to send back
+AHEAD = 4  # ranges per worker parsed ahead of the reader: enough to keep both cores busy
 SHARED_MEMORY = "/dev/shm"  # a tmpfs on Linux: files there never touch a disk
 
 
@@ -54,8 +63,8 @@ class _RangeReader(io.RawIOBase):
 class RecordingSink(RecordSink):
     """Keeps per-blob values and totals; records every other record for replay, in order."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, keys=None) -> None:
+        super().__init__(keys)
         self.replay: list[tuple] = []
 
     def emit(self, kind: str, fields: dict, line: int) -> None:
@@ -68,28 +77,63 @@ class RecordingSink(RecordSink):
 def chunk_bounds(path: str, parts: int) -> list[tuple[int, int]]:
     """parts byte ranges that each start at a line start."""
     size = os.path.getsize(path)
+    return _bounds(path, size, [size * k // parts for k in range(1, parts)])
+
+
+def range_bounds(path: str, range_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about range_bytes that each start at a line start."""
+    size = os.path.getsize(path)
+    return _bounds(path, size, list(range(range_bytes, size, range_bytes)))
+
+
+def _bounds(path: str, size: int, positions: list[int]) -> list[tuple[int, int]]:
     cuts = [0]
     with open(path, "rb") as f:
-        for k in range(1, parts):
-            f.seek(max(size * k // parts, cuts[-1]))
+        for position in positions:
+            f.seek(max(position, cuts[-1]))
             skip_line(f)
             cuts.append(min(f.tell(), size))
     cuts.append(size)
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _parse_range(path: str, start: int, end: int, progress=None, in_process: bool = False):
+_WARM: LineParser | None = None  # a worker's parser, kept from range to range
+
+
+def _warm_parser() -> LineParser:
+    """This process's parser with a new sink: its head and template caches stay warm from range
+    to range (a cold start costs a few hundred lark parses a range)."""
+    global _WARM
+    if _WARM is None:
+        _WARM = LineParser(RecordingSink())
+    else:
+        _WARM.sink = RecordingSink(_WARM.sink.keys)
+    return _WARM
+
+
+def _parse_warm_range(path: str, start: int, end: int):
+    """A stream's range, in a worker; its rows come back through the pipe (a file in shared
+    memory could outlive an interrupted stream)."""
+    return _parse_range(path, start, end, parser=_warm_parser(), hand_over=False)
+
+
+def _parse_range(path: str, start: int, end: int, progress=None, in_process: bool = False,
+                 parser: LineParser | None = None, hand_over: bool = True):
     """Parse bytes [start, end) of path. The per-blob rows come back as numpy arrays from a
     worker, or as the BlobColumns themselves in the main process (no copy to stitch)."""
-    sink = RecordingSink()
-    parser = LineParser(sink)
+    parser = parser or LineParser(RecordingSink())
+    sink = parser.sink
+    assert isinstance(sink, RecordingSink)
     n = 0
     with io.BufferedReader(_RangeReader(path, start, end)) as stream:
         for chunk in read_chunks(stream, ReadStats()):
             n += parser.feed_chunk(chunk, n + 1)
             if progress:
                 progress(len(chunk))
-    blobs = sink.blobs if in_process else _hand_over(sink.blob_columns(consume=True))
+    blobs: object = sink.blobs
+    if not in_process:
+        columns = sink.blob_columns(consume=True)
+        blobs = _hand_over(columns) if hand_over else columns
     return (n, blobs, sink.blob_keys, sink.totals, sink.solver, sink.clock, sink.replay,
             sink.skipped_lines.tolist(), sink.skipped_reasons)
 
@@ -144,12 +188,14 @@ def _read_at(f, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
     return np.fromfile(f, dtype, count)
 
 
-def usable(path, workers: int) -> bool:
-    """Parallel parsing pays off for a large, plain (not gzip) regular file."""
+def usable(path, workers: int, min_bytes: int | None = None) -> bool:
+    """Parallel parsing pays off for a large (min_bytes, default MIN_BYTES), plain (not gzip)
+    regular file."""
+    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
     if workers < 2 or not isinstance(path, (str, os.PathLike)) or str(path) == "-":
         return False
     try:
-        if not os.path.isfile(path) or os.path.getsize(path) < MIN_BYTES:
+        if not os.path.isfile(path) or os.path.getsize(path) < min_bytes:
             return False
         with open(path, "rb") as f:
             return f.read(2) != GZIP_MAGIC
@@ -179,22 +225,47 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
                 os.unlink(handed[0])
 
 
+def parsed_ranges(path: str, workers: int, range_bytes: int = RANGE_BYTES) -> Iterator[tuple[tuple, int]]:
+    """(a range's records, its size in bytes) for each range of path in file order, parsed by
+    `workers` processes, at most AHEAD per worker waiting: memory stays bounded however fast
+    the reader is. Put each into a sink with `absorb`. Leaving the loop stops the workers."""
+    bounds = range_bounds(path, range_bytes)
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        pending: deque = deque()
+        for a, b in bounds:
+            pending.append((pool.apply_async(_parse_warm_range, (path, a, b)), b - a))
+            if len(pending) >= AHEAD * workers:
+                done, size = pending.popleft()
+                yield done.get(), size
+        while pending:
+            done, size = pending.popleft()
+            yield done.get(), size
+
+
+def absorb(sink: RecordSink, result: tuple, offset: int) -> int:
+    """Put a range's records into sink, its lines numbered after the first `offset` lines
+    (the records of earlier ranges must be in already); returns its number of lines."""
+    n, blobs, key_table, totals, solver, clock, replay, skipped, reasons = result
+    remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int32)
+    if isinstance(blobs, BlobColumns):  # the first range, parsed here: adopt its rows
+        assert offset == 0 and (remap == np.arange(len(remap))).all()
+        sink.blobs = blobs
+    else:
+        for lines, keys, values in _take_over(blobs):
+            sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
+    sink.totals.extend(totals, offset)
+    sink.solver.extend(solver, offset)
+    sink.clock.extend_from(clock)
+    for kind, fields, line in replay:
+        sink.emit(kind, fields, line + offset)
+    sink.add_skipped([line + offset for line in skipped], reasons)
+    return n
+
+
 def _stitch(results) -> tuple[RecordSink, int]:
     sink = RecordSink()
     offset = 0
-    for n, blobs, key_table, totals, solver, clock, replay, skipped, reasons in results:
-        remap = np.array([sink.blob_key_of_tuple(k) for k in key_table], dtype=np.int32)
-        if isinstance(blobs, BlobColumns):  # the first range, parsed here: adopt its rows
-            assert offset == 0 and (remap == np.arange(len(remap))).all()
-            sink.blobs = blobs
-        else:
-            for lines, keys, values in _take_over(blobs):
-                sink.add_blob_chunk(lines + offset, remap[keys] if len(remap) else keys, values)
-        sink.totals.extend(totals, offset)
-        sink.solver.extend(solver, offset)
-        sink.clock.extend_from(clock)
-        for kind, fields, line in replay:
-            sink.emit(kind, fields, line + offset)
-        sink.add_skipped([line + offset for line in skipped], reasons)
-        offset += n
+    for result in results:
+        offset += absorb(sink, result, offset)
     return sink, offset

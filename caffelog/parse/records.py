@@ -25,9 +25,11 @@ class RecordSink:
 
     BLOB_KINDS = BLOB_KINDS
 
-    def __init__(self) -> None:
+    def __init__(self, keys: Interner | None = None) -> None:
         self.blobs = BlobColumns()
-        self._keys = Interner()  # blob keys (direction, layer, role, blob, quantity)
+        # blob keys (direction, layer, role, blob, quantity); a parser's head cache holds their
+        # ids, so a parser handed a new sink hands it its old keys too
+        self._keys = keys if keys is not None else Interner()
         self.totals = TotalsRows()
         self.clock = LineClock()  # the time of each line, for every kind of row
         self.events: list[tuple] = []  # (line, kind, fields) of the rarer events
@@ -53,6 +55,10 @@ class RecordSink:
     def blob_key_of_tuple(self, key: tuple) -> int:
         """The id of (direction, layer, role, blob, quantity), interned."""
         return self._keys.id(key)
+
+    @property
+    def keys(self) -> Interner:
+        return self._keys
 
     @property
     def blob_keys(self) -> list[tuple[str, str, str, str, str]]:

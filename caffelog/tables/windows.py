@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from caffelog.parse import kinds
+from caffelog.parse import kinds, parallel
 from caffelog.parse.feed import RecordFeed
 from caffelog.parse.records import RecordSink
 from caffelog.source import chunks
@@ -42,10 +42,14 @@ class TableStream:
     """
 
     def __init__(self, source: Source, window_rows: int | None = None,
-                 progress: Callable[[int], None] | None = None, chunk_bytes: int | None = None):
+                 progress: Callable[[int], None] | None = None, chunk_bytes: int | None = None,
+                 workers: int = 1, range_bytes: int | None = None):
+        """workers > 1: a big plain file is parsed in byte ranges of range_bytes by that many
+        worker processes while this one builds the tables (and its caller uses them)."""
         self.source, self.progress = source, progress
         self.window_rows = window_rows or WINDOW_ROWS
         self.chunk_bytes = chunk_bytes or chunks.CHUNK_BYTES
+        self.workers, self.range_bytes = workers, range_bytes or parallel.RANGE_BYTES
         self.records = RecordFeed(describe(source))
         self.sink = self.records.sink
         self.stats, self.inferred = ReadStats(), 0
@@ -57,14 +61,30 @@ class TableStream:
 
     def windows(self) -> Iterator[Tables]:
         """(blobs, totals, scalars) of each stretch of the log; the last one may be empty."""
-        for chunk in iter_chunks(self.source, self.stats, self.chunk_bytes):
-            self.feed(chunk)
+        for size in self._read():
             if self.progress:
-                self.progress(len(chunk))
+                self.progress(size)
             if len(self.sink.blobs) >= self.window_rows and self.has_final_rows():
                 yield self.take(final=False)
         self.records.check_understood()
         yield self.take(final=True)
+
+    def _read(self) -> Iterator[int]:
+        """Read the log into the records, saying how many bytes each step read: by worker
+        processes a range at a time where that pays (a big plain file), else chunk by chunk."""
+        if self.workers > 1 and self.range_bytes and self._big_plain_file():
+            path = str(self.source)  # a path: _big_plain_file said so
+            for result, size in parallel.parsed_ranges(path, self.workers, self.range_bytes):
+                self.records.absorb(result)
+                self.records.give_up_if_foreign()
+                yield size
+            return
+        for chunk in iter_chunks(self.source, self.stats, self.chunk_bytes):
+            self.feed(chunk)
+            yield len(chunk)
+
+    def _big_plain_file(self) -> bool:
+        return parallel.usable(self.source, self.workers, min_bytes=min(parallel.MIN_BYTES, self.range_bytes))
 
     def feed(self, chunk: bytes) -> None:
         """Parse a chunk of whole lines (a follower feeds what the file grew by)."""
