@@ -182,6 +182,32 @@ def test_ctrl_c_during_the_two_process_parse_is_a_quiet_exit_130(tmp_path, comma
     assert p.returncode == 130 and err.decode() == "caffelog: interrupted\n"
 
 
+def test_a_ctrl_c_a_finaliser_swallowed_still_stops_the_command(tmp_path, monkeypatch):
+    """Case 3: a KeyboardInterrupt raised inside a __del__ is printed and dropped by Python, and
+    the command ran on to exit 0 (seen once under load). The handler remembers it: exit 130."""
+    import os
+    import signal
+
+    from caffelog.parse.feed import RecordFeed
+    feed, fed = RecordFeed.feed, []
+
+    def feed_through_a_finaliser(self, chunk):
+        if not fed:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)  # lands here, as it could in any __del__
+            except KeyboardInterrupt:
+                pass  # what Python does with an exception raised in a finaliser
+        fed.append(len(chunk))
+        return feed(self, chunk)
+
+    monkeypatch.setattr(RecordFeed, "feed", feed_through_a_finaliser)
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["diagnose", str(REAL_LOGS["healthy_conv"]), "--no-cache"])
+    assert result.exit_code == 130 and "caffelog: interrupted" in result.output
+    assert len(fed) == 1  # stopped at the next chunk, not at the end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # and the handler is put back
+
+
 def _dir_state(folder) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 

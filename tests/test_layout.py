@@ -8,9 +8,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "caffelog"
 # each stage may import only from stages before it (diagnose and output are peers)
-STAGES = {"errors": 0, "version": 0, "printable": 0, "staging": 0, "user_cache": 0, "source": 1, "parse": 2,
-          "tables": 3, "engines": 4, "diagnose": 5, "output": 5, "pages": 6, "runs": 6, "api": 7, "cli": 8,
-          "__init__": 8}
+STAGES = {"errors": 0, "version": 0, "printable": 0, "staging": 0, "user_cache": 0, "interrupt": 0,
+          "source": 1, "parse": 2, "tables": 3, "engines": 4, "diagnose": 5, "output": 5, "pages": 6, "runs": 6,
+          "api": 7, "cli": 8, "__init__": 8}
 MAX_LINES = 350
 
 

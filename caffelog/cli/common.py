@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from caffelog.errors import LogInputError, UsageError, message
+from caffelog.interrupt import install, raise_if_interrupted, restore
 from caffelog.printable import clean
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ def friendly_errors(func):
     """One clear line on stderr and exit 2 for bad input; never a traceback for it."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        previous = install()
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            raise_if_interrupted()  # a Ctrl-C that a finaliser swallowed
+            return result
         except (LogInputError, UsageError) as exc:
             _fail(str(exc))
         except BrokenPipeError:
@@ -46,6 +50,8 @@ def friendly_errors(func):
             sys.exit(130)
         except OSError as exc:  # the last net: a system error is one line too, never a traceback
             _fail(message(exc))
+        finally:
+            restore(previous)
     return wrapper
 
 

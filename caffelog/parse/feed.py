@@ -7,6 +7,7 @@ everywhere.
 from __future__ import annotations
 
 from caffelog.errors import LogInputError
+from caffelog.interrupt import raise_if_interrupted
 from caffelog.parse import parallel
 from caffelog.parse.line_parser import LineParser
 from caffelog.parse.records import RecordSink
@@ -26,6 +27,7 @@ class RecordFeed:
 
     def feed(self, chunk: bytes) -> int:
         """Parse a chunk of whole lines (LF ends); returns how many lines it held."""
+        raise_if_interrupted()
         n = self.parser.feed_chunk(chunk, self.n_lines + 1)
         self.n_lines += n
         return n
@@ -33,6 +35,7 @@ class RecordFeed:
     def absorb(self, result: tuple) -> int:
         """Take in the records of the next byte range, parsed by a worker (parallel.parsed_ranges);
         returns how many lines it held."""
+        raise_if_interrupted()
         n = parallel.absorb(self.sink, result, self.n_lines)
         self.n_lines += n
         return n

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from caffelog.interrupt import raise_if_interrupted
 from caffelog.parse import kinds
 from caffelog.parse.columns import BlobColumns
 from caffelog.parse.kinds import BLOB_KINDS, SOLVER_COLUMN_KINDS
@@ -127,6 +128,7 @@ def _parse_range(path: str, start: int, end: int, progress=None, in_process: boo
     n = 0
     with io.BufferedReader(_RangeReader(path, start, end)) as stream:
         for chunk in read_chunks(stream, ReadStats()):
+            raise_if_interrupted()
             n += parser.feed_chunk(chunk, n + 1)
             if progress:
                 progress(len(chunk))
