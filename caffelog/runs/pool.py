@@ -32,7 +32,8 @@ def guarded(work: Callable[[str], Any], source: str) -> Any:
     try:
         return work(source)
     except (LogInputError, UsageError, OSError) as exc:
-        return Failed(source, message(exc))
+        why = message(exc)  # which log failed, said once ("No space left on device" alone says not)
+        return Failed(source, why if why.startswith(str(source)) else f"{source}: {why}")
 
 
 def each(work: Callable[[str], Any], sources: list[str], workers: int | None = None,

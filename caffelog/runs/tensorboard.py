@@ -14,7 +14,9 @@ its values (measured: 500,000 values in 4.6 s; one add_scalar per value took 51 
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,25 +89,36 @@ def without_step(log: CaffeLog) -> int:
 
 def write(log: CaffeLog, directory: str | Path) -> tuple[int, int]:
     """Write a run's event file into directory; returns the values written and those left out
-    for want of an iteration."""
+    for want of an iteration. Written in this thread (tensorboardX's writer thread hangs the
+    close when a write fails: a full disk); a failure leaves no file and no folder it made."""
     try:
-        from tensorboardX import SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import Summary
         from tensorboardX.summary import hparams
     except ImportError:
         raise UsageError("TensorBoard export needs tensorboardX: pip install 'caffelog[tensorboard]'") from None
     ev = events(log)
-    writer = SummaryWriter(str(directory), flush_secs=3600)
+    folder = Path(directory)
+    made = [p for p in (folder, *folder.parents) if not p.exists()][::-1]  # outermost first
+    folder.mkdir(parents=True, exist_ok=True)
+    before = set(folder.iterdir())
     try:
+        writer = EventsWriter(str(folder / "events"))
         steps, tags, values = ev["step"].to_numpy(), ev["tag"].to_numpy(), ev["value"].to_numpy()
         bounds = np.flatnonzero(np.diff(steps)) + 1  # a Summary per stretch of one step, in log order
         for chunk in np.split(np.arange(len(steps)), bounds):
-            if not len(chunk):
-                continue
-            summary = Summary(value=[Summary.Value(tag=tags[i], simple_value=values[i]) for i in chunk])
-            writer.file_writer.add_summary(summary, int(steps[chunk[0]]))
+            if len(chunk):
+                summary = Summary(value=[Summary.Value(tag=tags[i], simple_value=values[i]) for i in chunk])
+                writer.write_event(Event(wall_time=time.time(), step=int(steps[chunk[0]]), summary=summary))
         for piece in hparams(hparams_of(log.solver), {}):
-            writer.file_writer.add_summary(piece)
-    finally:
+            writer.write_event(Event(wall_time=time.time(), summary=piece))
         writer.close()
+    except BaseException:
+        for new in set(folder.iterdir()) - before:
+            new.unlink(missing_ok=True)
+        for made_folder in reversed(made):
+            with contextlib.suppress(OSError):
+                made_folder.rmdir()
+        raise
     return len(ev), without_step(log)
