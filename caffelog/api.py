@@ -219,7 +219,23 @@ def write_dataset(sources: list[str], directory: str | Path, labels: list[str] |
     own partitions."""
     from caffelog.runs import dataset
     out = Path(directory)
+    created = not out.exists()
     dataset.check_directory(out)
+    try:
+        return _write_dataset(sources, out, labels, workers, scheduler, on_done, every)
+    except BaseException:
+        if created:  # a dataset that could not be made leaves no folder behind (a full disk)
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            (out / dataset.STAGING).rmdir()  # the workers' staging folder, once empty
+
+
+def _write_dataset(sources: list[str], out: Path, labels: list[str] | None, workers: int | None,
+                   scheduler: str | None, on_done: Callable[[int, int, str], None] | None,
+                   every: bool) -> DatasetResult:
+    from caffelog.runs import dataset
     known = dataset.known_runs(out)
     names = list(labels) if labels else _stable_labels(sources, known)
     if len(set(names)) != len(names):
@@ -311,10 +327,14 @@ def export_tensorboard(sources: list[str], directory: str | Path, labels: list[s
     names = list(labels or run_labels(sources))
     folders = {s: str(Path(directory, *[p for p in Path(n).parts if p not in ("..", "/")]))
                for s, n in zip(sources, names)}
+    created = not Path(directory).exists()
     written, failed = {}, []
     for k, result in pool.each(_WriteEvents(folders, use_cache), sources, workers, scheduler, on_done):
         if isinstance(result, Failed):
             failed.append(result)
         else:
             written[names[k]] = result
+    if created and not written:  # every run failed (a full disk): no folder left behind
+        with contextlib.suppress(OSError):
+            Path(directory).rmdir()
     return written, failed
