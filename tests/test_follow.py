@@ -64,6 +64,34 @@ def test_tail_waits_for_the_newline(tmp_path):
     assert tail.read() == (b"x\n", True)
 
 
+def test_tail_memory_is_bounded_by_a_read_and_a_line(tmp_path, monkeypatch):
+    """Issue 17: a follower read every new byte at once and kept an unfinished line whole. Now a
+    read takes at most READ_BYTES and a line past MAX_LINE_BYTES keeps only its start: the
+    tables equal those of the whole file read at once, the long line skipped as damaged."""
+    from caffelog.source import tail as tails
+    monkeypatch.setattr(tails, "READ_BYTES", 1 << 16)
+    lines = REAL_LOGS["healthy_conv"].read_bytes().splitlines(keepends=True)
+    path = tmp_path / "train.log"
+    path.write_bytes(b"".join(lines[:300]) + b"x" * 1_500_000)  # a long line, its newline not yet written
+    tail = Tail(str(path))
+    got, largest = [], 0
+    while (piece := tail.read()[0]) or tail.behind:
+        got.append(piece)
+        largest = max(largest, len(piece), len(tail.pending))
+    with open(path, "ab") as f:
+        f.write(b"y" * 1_500_000 + b"\n" + b"".join(lines[300:]))
+    while (piece := tail.read()[0]) or tail.behind:
+        got.append(piece)
+        largest = max(largest, len(piece), len(tail.pending))
+    assert largest <= (1 << 16) + tails.MAX_LINE_BYTES + 1  # one read and one kept line start
+    followed = caffelog.read_log(iter(b"".join(got).decode().splitlines(keepends=True)))
+    whole = caffelog.read_log(path)
+    for table in whole.TABLES:
+        pd.testing.assert_frame_equal(followed.table(table), whole.table(table), check_categorical=False)
+    assert followed.skipped.lines == whole.skipped.lines == [301]
+    assert followed.skipped.reasons == whole.skipped.reasons == {"damaged": 1}
+
+
 def test_follow_sees_rows_and_findings_as_they_arrive(tmp_path):
     data = REAL_LOGS["nan_explode"].read_bytes()
     lines = data.splitlines(keepends=True)
