@@ -50,7 +50,8 @@ class Skipped:
             return "no lines skipped"
         why = ", ".join(f"{n} {r}" for r, n in sorted(self.reasons.items()))
         first = ", ".join(map(str, self.lines[:5])) + (" ..." if self.count > 5 else "")
-        return f"{self.count} lines skipped ({why}); first at line {first}"
+        lines = "line" if self.count == 1 else "lines"
+        return f"{self.count} {lines} skipped ({why}); first at line {first}"
 
 
 def _int_or_na(a: np.ndarray) -> pd.arrays.IntegerArray:

@@ -61,7 +61,7 @@ class CaffeLog:
     def __repr__(self) -> str:
         return (f"<CaffeLog {self.source}: {len(self.blobs)} blob values, {len(self.totals)} "
                 f"totals, {len(self.scalars)} scalars, {self.net['layer'].nunique()} layers, "
-                f"{self.skipped.count} lines skipped>")
+                f"{self.skipped.count} skipped lines>")
 
 
 def build_log(sink: RecordSink, n: int, name: str, stats: ReadStats | None = None,
