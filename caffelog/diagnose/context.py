@@ -91,9 +91,15 @@ class Window:
 class Facts:
     """What the checks need to know about the whole log: the train layers in order of first
     appearance, which print weights and gradients, and the short series of the solver lines
-    (train loss, lr, lr steps, test outputs: a few dozen bytes per displayed iteration)."""
+    (train loss, lr steps, test outputs, and the lr where it changes: ~40 bytes per displayed
+    iteration, 60 MB for a 10 GB log)."""
 
     SERIES = ("loss", "lr", "steps", "tests")
+    # what each series keeps: a 10 GB log has 1.5 M displayed iterations, each a loss and an lr row
+    _TIMED = ["segment", "iteration", "line", "time", "value"]
+    COLUMNS = {"loss": _TIMED, "lr": _TIMED, "steps": _TIMED,
+               "tests": [*_TIMED, "name", "test_net", "weighted"]}
+    GLUE_EVERY = 32  # windows of a series kept apart before they are glued into one frame
 
     def __init__(self) -> None:
         self.train_layers: dict[str, None] = {}
@@ -101,6 +107,7 @@ class Facts:
         self.param_layers: set[str] = set()  # forward param data printed
         self.backward_layers: set[str] = set()  # backward param diffs printed
         self._series: dict[str, list[pd.DataFrame]] = {name: [] for name in self.SERIES}
+        self._lr_last: tuple[int, float] = (-1, float("nan"))  # the last lr row seen: segment, value
 
     def observe(self, w: Window) -> None:
         self.train_layers.update(dict.fromkeys(_layers_in_order(w.blobs["layer"], w._train_mask)))
@@ -111,9 +118,25 @@ class Facts:
         for name, rows in (("loss", w.loss), ("lr", s[(s["name"] == "lr").to_numpy()]),
                            ("steps", s[(s["name"] == "lr_step").to_numpy()]),
                            ("tests", s[((s["phase"] == "test") & (s["source"] == "output")).to_numpy()])):
+            if name == "lr":
+                rows = self._lr_stretch_ends(rows)
             if len(rows):
-                self._series[name].append(rows[["segment", "iteration", "line", "time", "value", "name",
-                                                "test_net", "weighted"]])
+                parts = self._series[name]
+                parts.append(rows[self.COLUMNS[name]])
+                if len(parts) >= self.GLUE_EVERY:  # one frame, not hundreds: and the final glue
+                    self._series[name] = [pd.concat(parts, ignore_index=True)]  # never holds 2 copies
+
+    def _lr_stretch_ends(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The first and last lr row of each stretch of one lr (per segment), and the window's
+        last: the schedule reads the lr as a step function between its prints, and a 10 GB log
+        prints 1.5 M lr lines, nearly all repeats."""
+        if not len(rows):
+            return rows
+        segment, value = rows["segment"].to_numpy(), rows["value"].to_numpy("float64")
+        last_segment, last_value = self._lr_last
+        starts = (segment != np.r_[last_segment, segment[:-1]]) | ~(value == np.r_[last_value, value[:-1]])
+        self._lr_last = (int(segment[-1]), float(value[-1]))
+        return rows[starts | np.r_[starts[1:], True]]
 
     def series(self, name: str) -> pd.DataFrame:
         """One of SERIES as one frame (glued once, until the next window)."""
@@ -121,11 +144,11 @@ class Facts:
         if len(parts) > 1:
             self._series[name] = parts = [pd.concat(parts, ignore_index=True)]
         if not parts:
-            return pd.DataFrame({"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
-                                 "line": pd.Series(dtype="int64"), "time": pd.Series(dtype="float64"),
-                                 "value": pd.Series(dtype="float64"),
-                                 "name": pd.Series(dtype="object"), "test_net": pd.Series(dtype="Int64"),
-                                 "weighted": pd.Series(dtype="float64")})
+            empty = {"segment": pd.Series(dtype="int32"), "iteration": pd.Series(dtype="Int64"),
+                     "line": pd.Series(dtype="int64"), "time": pd.Series(dtype="float64"),
+                     "value": pd.Series(dtype="float64"), "name": pd.Series(dtype="object"),
+                     "test_net": pd.Series(dtype="Int64"), "weighted": pd.Series(dtype="float64")}
+            return pd.DataFrame({column: empty[column] for column in self.COLUMNS[name]})
         return parts[0]
 
     @property
