@@ -9,7 +9,8 @@ cache     the Parquet tables of an earlier parse               use_cache, a regu
 memory    one process, every row in memory                     tables asked for, otherwise
 parallel  a big plain file's byte ranges on 2 processes,       tables asked for, a plain file of
           stitched in line order                               8 MB or more
-stream    windows of final rows as the log streams             windows asked for (diagnose, parse -o)
+stream    windows of final rows as the log streams (a big     windows asked for (diagnose, parse -o)
+          plain file: 8 MB ranges parsed on 2 processes)
 follow    windows as a growing file grows                      follow() (--follow)
 ========  ==================================================  ==================================
 

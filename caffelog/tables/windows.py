@@ -12,6 +12,7 @@ real log, cut into many windows).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,7 @@ class TableStream:
         """Read the log into the records, saying how many bytes each step read: by worker
         processes a range at a time where that pays (a big plain file), else chunk by chunk."""
         if self.workers > 1 and self.range_bytes and self._big_plain_file():
-            path = str(self.source)  # a path: _big_plain_file said so
+            path = os.fspath(self.source)  # type: ignore[arg-type]  # a path: _big_plain_file said so
             for result, size in parallel.parsed_ranges(path, self.workers, self.range_bytes):
                 self.records.absorb(result)
                 self.records.give_up_if_foreign()
