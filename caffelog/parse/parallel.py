@@ -190,14 +190,12 @@ def _read_at(f, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
     return np.fromfile(f, dtype, count)
 
 
-def usable(path, workers: int, min_bytes: int | None = None) -> bool:
-    """Parallel parsing pays off for a large (min_bytes, default MIN_BYTES), plain (not gzip)
-    regular file."""
-    min_bytes = MIN_BYTES if min_bytes is None else min_bytes
+def usable(path, workers: int) -> bool:
+    """Parallel parsing pays off for a large, plain (not gzip) regular file."""
     if workers < 2 or not isinstance(path, (str, os.PathLike)) or str(path) == "-":
         return False
     try:
-        if not os.path.isfile(path) or os.path.getsize(path) < min_bytes:
+        if not os.path.isfile(path) or os.path.getsize(path) < MIN_BYTES:
             return False
         with open(path, "rb") as f:
             return f.read(2) != GZIP_MAGIC

@@ -21,7 +21,6 @@ import pandas as pd
 from caffelog.parse.grammar import grammar_digest
 from caffelog.source.chunks import file_path
 from caffelog.staging import stage_beside
-from caffelog.tables.behind import OneBehind
 from caffelog.tables.build import CATEGORICAL, LIST_COLUMNS, Skipped
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.parquet import TableFiles
@@ -92,14 +91,12 @@ class EntryWindows:
 
 class EntryWriter:
     """A new cache entry filled a window at a time as a log streams, published when complete
-    (under a temporary name until then; a cache dir that cannot be written to means no entry).
-    Windows are written on a thread, one behind the stream (tables/behind.py)."""
+    (under a temporary name until then; a cache dir that cannot be written to means no entry)."""
 
     def __init__(self, entry: Path):
         self.entry = entry
         self.tmp: Path | None = None
         self.files: TableFiles | None = None
-        self._behind = OneBehind()
         try:
             self.tmp = _stage(entry)
             self.files = TableFiles(self.tmp)
@@ -107,10 +104,6 @@ class EntryWriter:
             self.files = None
 
     def write(self, window: Tables, final: bool) -> None:
-        if self.files is not None:
-            self._behind.then(self._write, window, final)
-
-    def _write(self, window: Tables, final: bool) -> None:
         if self.files is None:
             return
         try:
@@ -121,7 +114,6 @@ class EntryWriter:
 
     def publish(self, net: pd.DataFrame, solvers: list[dict], summary: StreamSummary,
                 crashed: bool) -> None:
-        self._behind.wait()
         if self.files is not None and self.tmp is not None:
             with contextlib.suppress(OSError):
                 self.files.close()
@@ -133,7 +125,6 @@ class EntryWriter:
 
     def discard(self) -> None:
         """Remove what is left of the temporary entry (nothing once published)."""
-        self._behind.close()  # the window in flight is written first
         if self.tmp is not None and self.tmp.exists():
             if self.files is not None:
                 with contextlib.suppress(OSError):

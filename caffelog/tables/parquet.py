@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 
 from caffelog.errors import OutputExistsError, UsageError
 from caffelog.staging import publish, stage_beside
-from caffelog.tables.behind import OneBehind
 from caffelog.tables.build import CATEGORICAL_NAMES
 from caffelog.tables.caffe_log import CaffeLog
 from caffelog.tables.windows import WINDOW_ROWS, StreamSummary, TableStream, with_last
@@ -118,9 +117,8 @@ def _write_all(stream: TableStream, folder: Path) -> pd.DataFrame:
     """Every table of the stream into folder (the net table and solver.json last); the net table."""
     files = TableFiles(folder)
     try:
-        with OneBehind() as writing:
-            for window, last in with_last(stream.windows()):
-                writing.then(files.write, *window, final=last)
+        for window, last in with_last(stream.windows()):
+            files.write(*window, final=last)
         net = stream.net()
         net.to_parquet(folder / "net.parquet", index=False)
         (folder / "solver.json").write_text(json.dumps(stream.solvers(), indent=2, default=str))

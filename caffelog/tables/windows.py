@@ -73,8 +73,8 @@ class TableStream:
     def _read(self) -> Iterator[int]:
         """Read the log into the records, saying how many bytes each step read: by worker
         processes a range at a time where that pays (a big plain file), else chunk by chunk."""
-        if self.workers > 1 and self.range_bytes and self._big_plain_file():
-            path = os.fspath(self.source)  # type: ignore[arg-type]  # a path: _big_plain_file said so
+        if parallel.usable(self.source, self.workers):
+            path = os.fspath(self.source)  # type: ignore[arg-type]  # a path: usable() said so
             for result, size in parallel.parsed_ranges(path, self.workers, self.range_bytes):
                 self.records.absorb(result)
                 self.records.give_up_if_foreign()
@@ -83,9 +83,6 @@ class TableStream:
         for chunk in iter_chunks(self.source, self.stats, self.chunk_bytes):
             self.feed(chunk)
             yield len(chunk)
-
-    def _big_plain_file(self) -> bool:
-        return parallel.usable(self.source, self.workers, min_bytes=min(parallel.MIN_BYTES, self.range_bytes))
 
     def feed(self, chunk: bytes) -> None:
         """Parse a chunk of whole lines (a follower feeds what the file grew by)."""
