@@ -6,10 +6,11 @@ parsed once and remembered in two caches, and a chunk of lines goes three ways:
 * by head (~95% of a debug_info log): scan.cut() splits every line of the chunk into head and
   value at once; a head such as ``    [Forward] Layer conv1, top blob conv1 data:`` that lark
   parsed before (the head cache) makes its lines rows without any per-line Python.
-* by template: the other lines' messages are split into template and numbers in one regex pass;
-  lark's token positions told, the first time, which number feeds which field (the template
-  cache), so ``Iteration 7, lr = 0.01`` and ``Iteration 8, lr = 0.005`` share one parse. The
-  frequent stateless kinds (loss, lr, net outputs, totals) are stored a column at a time.
+* by template: the other lines' messages are split into template and numbers; lark's token
+  positions told, the first time, which number feeds which field (the template cache), so
+  ``Iteration 7, lr = 0.01`` and ``Iteration 8, lr = 0.005`` share one parse. The frequent
+  stateless kinds (loss, lr, net outputs, totals) are cut by numpy (templates.py) and stored a
+  column at a time; the rest are split by one regex pass over the chunk's leftover lines.
 * by lark: a new shape, parsed by lark (which also fills both caches).
 
 A shape whose fields cannot be told apart from its slots (a layer called ``fc-1e5``...) is parsed
@@ -37,6 +38,7 @@ from caffelog.parse.shape import (
     trailing_value_only,
 )
 from caffelog.parse.solver_lines import SolverLineColumns
+from caffelog.parse.templates import TemplateCutter
 
 # A Caffe line is never this long; longer ones are skipped as damaged without being parsed,
 # which keeps the time linear for hostile input.
@@ -63,6 +65,7 @@ class LineParser:
         self._by_head: dict[bytes, int] = {}
         self._by_template: dict[tuple[bool, str], Shape] = {}
         self._by_glog_template: dict[str, Shape] = {}
+        self._templates = TemplateCutter(number)
         self.lark_calls = 0
 
     # -- by head -----------------------------------------------------------------------
@@ -103,10 +106,11 @@ class LineParser:
             if not missed.all():
                 self.sink.skip_many(np.flatnonzero(~missed) + first_line, "empty")
             missed[hits] = False
-            rows = np.flatnonzero(missed)
+            batch = SolverLineColumns()
+            rows = self._serve_templates(chunk, cut, np.flatnonzero(missed), first_line, batch)
             texts = [chunk[a:b].decode("utf-8", "replace")
                      for a, b in zip(cut.starts[rows].tolist(), cut.ends[rows].tolist())]
-            self._parse_missed(texts, (rows + first_line).tolist())
+            self._parse_missed(texts, (rows + first_line).tolist(), batch)
         self.sink.add_blob_chunk(hits + first_line, keys, values)  # also the slow path's rows
         return n
 
@@ -130,32 +134,62 @@ class LineParser:
         return np.array([get(head, UNKNOWN) for head in heads] + [-1], np.int32)
 
     # -- by template: lines of a template seen before ---------------------------------------
-    def _parse_missed(self, texts: list[str], numbers: list[int]) -> None:
-        """The lines the head cache missed, in order. One regex pass over all their messages at once
-        gives each line's template and numbers; a known template gives fields without lark, and
-        the frequent solver kinds are stored a column at a time (SolverLineColumns)."""
-        messages = [text.partition("] ")[2] for text in texts]
-        joined = "\n".join(messages)
-        if "\x00" in joined:  # NUL would be taken for a slot: such lines go the slow way
-            joined = "\n".join(m if "\x00" not in m else "" for m in messages)
-        parts = self._slot_re.split(joined)
-        templates = "\x00".join(parts[0::2]).split("\n")
-        offsets = list(accumulate((t.count("\x00") for t in templates), initial=0))
-        get = self._by_glog_template.get
-        shapes = [get(t) if len(x) <= MAX_PARSED and not x.startswith("] ") else None
-                  for t, x in zip(templates, texts)]
+    def _serve_templates(self, chunk: bytes, cut: scan.Cut, rows: np.ndarray, first_line: int,
+                         batch: SolverLineColumns) -> np.ndarray:
+        """Serve the missed lines of known columnar templates (solver lines) from the template cut,
+        a column at a time; returns the rows left for _parse_missed. A template seen on two or more
+        lines of the chunk but not yet known is learnt from its first line."""
+        starts, ends, messages = cut.starts[rows], cut.ends[rows], cut.message_starts[rows]
+        fits = (messages > starts + 2) & (ends - starts <= MAX_PARSED)
+        if not fits.any():
+            return rows
+        found = self._templates.cut(cut.buffer, rows[fits], messages[fits], ends[fits])
+        served = np.zeros(len(found.rows), bool)
+        learnt = 0
+        for code, members in found.group_rows().items():
+            shape = self._by_glog_template.get(found.templates[code])
+            if shape is None and len(members) > 1 and learnt < LEARN_PER_CHUNK:
+                learnt += 1
+                i = found.rows[members[0]]
+                self._understand(chunk[cut.starts[i]:cut.ends[i]].decode("utf-8", "replace"))
+                shape = self._by_glog_template.get(found.templates[code])
+            if shape is not None and shape.kind in COLUMNAR_KINDS:
+                lines = found.rows[members] + first_line
+                served[members] = batch.add_template(shape, lines, found.numbers, found.first[members])
+        if not served.any():
+            return rows
+        batch.served_lines = np.sort(found.rows[served] + first_line)
+        return np.setdiff1d(rows, found.rows[served], assume_unique=True)
+
+    def _parse_missed(self, texts: list[str], numbers: list[int], batch: SolverLineColumns) -> None:
+        """The lines the head cache and the template cut missed, in order. One regex pass over all
+        their messages at once gives each line's template and numbers; a known template gives
+        fields without lark, and the frequent solver kinds are stored a column at a time
+        (SolverLineColumns), with those the template cut served."""
+        shapes: list[Shape | None] = []
+        if texts:
+            messages = [text.partition("] ")[2] for text in texts]
+            joined = "\n".join(messages)
+            if "\x00" in joined:  # NUL would be taken for a slot: such lines go the slow way
+                joined = "\n".join(m if "\x00" not in m else "" for m in messages)
+            parts = self._slot_re.split(joined)
+            templates = "\x00".join(parts[0::2]).split("\n")
+            offsets = list(accumulate((t.count("\x00") for t in templates), initial=0))
+            get = self._by_glog_template.get
+            shapes = [get(t) if len(x) <= MAX_PARSED and not x.startswith("] ") else None
+                      for t, x in zip(templates, texts)]
+            batch.add_rows(parts[1::2], offsets, numbers, shapes)
         columnar = [shape is not None and shape.kind in COLUMNAR_KINDS for shape in shapes]
-        slots = parts[1::2]
-        batch = SolverLineColumns(slots, offsets, numbers)
-        batch.add_rows(shapes, columnar)
-        before = list(accumulate(columnar, initial=0))  # columnar rows before row i
-        previous = 0
+        # columnar lines before line i, served or not: a dump ends at each (as emit would end it)
+        served = [*np.searchsorted(batch.served_lines, numbers).tolist(), len(batch.served_lines)]
+        before = [a + b for a, b in zip(accumulate(columnar, initial=0), served)]
+        done = 0
         for i in [i for i, c in enumerate(columnar) if not c]:
-            if before[i] > before[previous]:
-                self.sink.end_dump()  # a solver line came between: what emit would have done
-            previous = i
-            self._parse_missed_line(texts[i], shapes[i], slots[offsets[i]:offsets[i + 1]], numbers[i], batch)
-        if before[-1] > before[previous]:
+            if before[i] > done:
+                self.sink.end_dump()
+            done = before[i]
+            self._parse_missed_line(texts[i], shapes[i], batch.slots_of(i), numbers[i], batch)
+        if before[-1] > done:
             self.sink.end_dump()
         batch.store(self.sink)
 

@@ -37,6 +37,7 @@ class Cut:
     heads: list[bytes]  # the distinct heads, e.g. b"    [Forward] Layer fc1, top blob fc1 data:"
     value_starts: np.ndarray  # first byte of the value (meaningful where head_codes >= 0)
     buffer: np.ndarray  # the chunk's bytes, zero padded
+    message_starts: np.ndarray  # first byte after the line's first `] `, or -1: none
 
 
 def message_head(line: str) -> str | None:
@@ -75,16 +76,20 @@ def cut(chunk: bytes) -> Cut:
     # the first `] ` at or after the line start, the last `: ` before the line end
     first = np.searchsorted(brackets, starts)
     last = np.searchsorted(colons, ends) - 1
-    if not len(brackets) or not len(colons):
-        return Cut(starts, ends, np.full(n, -1, np.int32), [], ends, buf)
+    if not len(brackets):
+        return Cut(starts, ends, np.full(n, -1, np.int32), [], ends, buf, np.full(n, -1))
     bracket = brackets[np.minimum(first, len(brackets) - 1)]
+    has_message = (first < len(brackets)) & (bracket < ends)
+    message_starts = np.where(has_message, bracket + 2, -1)
+    if not len(colons):
+        return Cut(starts, ends, np.full(n, -1, np.int32), [], ends, buf, message_starts)
     colon = colons[np.maximum(last, 0)]
     head_start, head_end = bracket + 2, colon + 1
-    ok = ((first < len(brackets)) & (bracket < ends) & (last >= 0) & (colon >= head_start)
+    ok = (has_message & (last >= 0) & (colon >= head_start)
           & (head_end - head_start > INLINE))
     codes, heads = _encode_heads(chunk, buf, head_start, np.where(ok, head_end - head_start, 0))
     codes[~ok] = -1
-    return Cut(starts, ends, codes, heads, colon + 2, buf)
+    return Cut(starts, ends, codes, heads, colon + 2, buf, message_starts)
 
 
 def _encode_heads(chunk: bytes, buf: np.ndarray, start: np.ndarray, length: np.ndarray):

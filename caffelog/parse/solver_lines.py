@@ -10,35 +10,63 @@ from __future__ import annotations
 from operator import itemgetter
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from caffelog.parse.columns import NAN
+from caffelog.parse.kinds import COLUMNAR_KINDS
 from caffelog.parse.records import RecordSink
 from caffelog.parse.shape import MAX_INT_DIGITS, Shape
 
 
 class SolverLineColumns:
-    """Lines of the stateless solver kinds from one chunk, grouped by shape, turned into columns
-    at the end of the chunk: one conversion per field instead of a dict per line.
+    """Lines of the stateless solver kinds from one chunk, turned into columns at the end of the
+    chunk: one conversion per field instead of a dict per line.
 
-    slots holds every number of the chunk's lines missed by the head cache in order; line i's are
-    slots[offsets[i]:offsets[i + 1]].
+    They come three ways: whole templates from the template cut (add_template, already columns,
+    their lines in served_lines), rows of the Python split grouped by shape (add_rows: every
+    number of those lines in order, line i's are slots[offsets[i]:offsets[i + 1]]), and single
+    lines the slow path turned into fields (add_fields).
     """
 
-    def __init__(self, slots: list[str], offsets: list[int], numbers: list[int]) -> None:
-        self._slots, self._numbers = slots, numbers
-        self._offsets = np.asarray(offsets)
+    def __init__(self) -> None:
+        self._slots: list[str] = []
+        self._numbers: list[int] = []
+        self._offsets = np.zeros(1, np.int64)
         self._groups: dict[int, tuple[Shape, list[int]]] = {}
         self._singles: dict[str, list[tuple[int, dict]]] = {}  # kind -> (line, fields)
+        self._pieces: list[tuple[str, tuple]] = []  # (kind, (lines, fields, skipped))
+        self.served_lines = np.zeros(0, np.int64)  # the lines add_template took, in order
 
-    def add_rows(self, shapes: list[Shape | None], columnar: list[bool]) -> None:
-        """Group the columnar rows by shape."""
+    def add_template(self, shape: Shape, lines: np.ndarray, numbers: pa.Array, first: np.ndarray) -> bool:
+        """The lines of one template from the template cut: their j-th number is numbers[first + j].
+        False (nothing kept) when a number does not convert: those lines go the slow way."""
+        fields: dict[str, list] = {}
+        try:
+            for name, index, convert in shape.slots:
+                fields[name] = _convert_column(convert, numbers.take(pa.array(first + index)))
+        except (pa.ArrowInvalid, ValueError):
+            return False
+        for name, value in shape.consts.items():
+            fields[name] = [value] * len(lines)
+        self._pieces.append((shape.kind, (lines.tolist(), fields, [])))
+        return True
+
+    def add_rows(self, slots: list[str], offsets: list[int], numbers: list[int],
+                 shapes: list[Shape | None]) -> None:
+        """The rows of the Python split: group the columnar ones by shape."""
+        self._slots, self._numbers, self._offsets = slots, numbers, np.asarray(offsets)
         groups = self._groups
-        for i, (shape, wanted) in enumerate(zip(shapes, columnar)):
-            if wanted and shape is not None:
+        for i, shape in enumerate(shapes):
+            if shape is not None and shape.kind in COLUMNAR_KINDS:
                 group = groups.get(id(shape))
                 if group is None:
                     group = groups[id(shape)] = (shape, [])
                 group[1].append(i)
+
+    def slots_of(self, i: int) -> list[str]:
+        """The numbers of row i of the Python split."""
+        return self._slots[self._offsets[i]:self._offsets[i + 1]]
 
     def add_fields(self, kind: str, fields: dict, line: int) -> None:
         """A line already turned into fields (by the slow path)."""
@@ -47,6 +75,8 @@ class SolverLineColumns:
     def store(self, sink: RecordSink) -> None:
         by_kind: dict[str, list] = {kind: [(*_as_columns(rows), [])]
                                     for kind, rows in self._singles.items()}
+        for kind, piece in self._pieces:
+            by_kind.setdefault(kind, []).append(piece)
         for shape, rows in self._groups.values():
             by_kind.setdefault(shape.kind, []).append(self._columns(shape, rows))
         for kind, pieces in by_kind.items():
@@ -88,6 +118,18 @@ def _pick(items: list, positions: list[int]) -> list:
     if len(positions) == 1:
         return [items[positions[0]]]
     return list(itemgetter(*positions)(items)) if positions else []
+
+
+def _convert_column(convert, texts: pa.Array) -> list:
+    """convert applied to a column of number texts, in arrow's C loops (its float parsing is
+    correctly rounded, as Python's is); raises where a text does not convert."""
+    if convert is str:
+        return texts.to_pylist()
+    if convert is float:
+        return pc.cast(texts, pa.float64()).to_numpy().tolist()
+    if len(texts) and pc.max(pc.utf8_length(texts)).as_py() > MAX_INT_DIGITS:
+        raise ValueError("integer too long")
+    return pc.cast(texts, pa.int64()).to_numpy().tolist()
 
 
 def _convert_all(convert, texts: list[str]) -> list:
