@@ -212,8 +212,26 @@ class LineClock:
         self._resolve(first)
 
     def extend_from(self, other: LineClock) -> None:
-        """Append another clock's lines (a parallel worker's range, in file order)."""
-        self.extend(np.frombuffer(other.times, np.float64), np.frombuffer(other.forms, np.int8))
+        """Append another clock's lines (a parallel worker's range, in file order). Its times are
+        unwrapped already from its first on: only the step from this clock's last time to that
+        first one can wrap, so they all move by one offset."""
+        seconds = np.frombuffer(other.times, np.float64)
+        forms = np.frombuffer(other.forms, np.int8)
+        timed = np.flatnonzero(~np.isnan(seconds[:1 << 16]))  # a range's first timed line is near its start
+        if not len(timed):
+            timed = np.flatnonzero(~np.isnan(seconds))[:1]
+        if not len(timed):
+            self.extend(seconds, forms)
+            return
+        first, offset = seconds[timed[0]], self._wrapped
+        period = PERIOD[int(forms[timed[0]])]
+        if not np.isnan(self._last) and np.isfinite(period):
+            offset += max(np.floor((self._last - first + period / 2) / period), 0.0) * period
+        start = self.end
+        self.times.frombytes((seconds + offset).tobytes())
+        self.forms.frombytes(forms.tobytes())
+        self._last, self._wrapped = other._last, offset + other._wrapped
+        self._resolve(start)
 
     def mark_segment(self, line: int) -> None:
         """A later solver start-up (a resumed run) begins at `line`."""

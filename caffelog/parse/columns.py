@@ -55,8 +55,10 @@ class SolverColumns:
             self.lr_value.extend(f["value"])
         else:
             self.out_line.extend(lines)
-            self.out_test.extend(phase == "Test" for phase in f["phase"])
-            self.out_name.extend(map(self.name_id, f["name"]))
+            tests = {phase: phase == "Test" for phase in set(f["phase"])}
+            self.out_test.extend(map(tests.__getitem__, f["phase"]))
+            ids = {name: self.name_id(name) for name in dict.fromkeys(f["name"])}
+            self.out_name.extend(map(ids.__getitem__, f["name"]))
             self.out_value.extend(f["value"])
             self.out_weighted.extend(f.get("weighted", missing))
 
@@ -85,20 +87,14 @@ class SolverColumns:
 
     def extend(self, other: SolverColumns, offset: int) -> None:
         """Append another chunk's columns, its lines shifted by offset (parallel stitching)."""
-        self.loss_line.extend(x + offset for x in other.loss_line)
-        self.loss_iter.extend(other.loss_iter)
-        self.loss_value.extend(other.loss_value)
-        self.loss_speed.extend(other.loss_speed)
-        self.lr_line.extend(x + offset for x in other.lr_line)
-        self.lr_iter.extend(other.lr_iter)
-        self.lr_value.extend(other.lr_value)
-        self.out_line.extend(x + offset for x in other.out_line)
-        self.out_test.extend(other.out_test)
-        self.out_name.extend(self.name_id(other.names[i]) for i in other.out_name)
-        self.out_value.extend(other.out_value)
-        self.out_weighted.extend(other.out_weighted)
-
-
+        for name in ("loss_line", "lr_line", "out_line"):
+            getattr(self, name).frombytes((np.frombuffer(getattr(other, name), np.int64) + offset).tobytes())
+        for name in ("loss_iter", "loss_value", "loss_speed", "lr_iter", "lr_value", "out_test",
+                     "out_value", "out_weighted"):
+            getattr(self, name).extend(getattr(other, name))
+        ids = np.array([self.name_id(name) for name in other.names], np.int64)
+        if len(other.out_name):
+            self.out_name.frombytes(ids[np.frombuffer(other.out_name, np.int64)].tobytes())
 
 
 class TotalsRows:
@@ -106,6 +102,11 @@ class TotalsRows:
     flat array, a tenth of the memory of a tuple per row."""
 
     WIDTH = 5
+    NAMES = ("l1_data", "l1_diff", "l2_data", "l2_diff")  # the fields after the line
+
+    def add_columns(self, lines: list[int], *values: list[float]) -> None:
+        """Rows given a column at a time."""
+        self.flat.frombytes(np.column_stack([lines, *values]).astype(np.float64).tobytes())
 
     def __init__(self, flat: array | None = None) -> None:
         self.flat = array("d") if flat is None else flat

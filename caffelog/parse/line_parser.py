@@ -45,6 +45,8 @@ from caffelog.parse.templates import TemplateCutter
 MAX_PARSED = 1 << 16
 # distinct new heads per chunk worth a trial parse (a log shows a few hundred in all)
 LEARN_PER_CHUNK = 256
+LEARN_SINGLE_PER_CHUNK = 16  # of the heads seen on one line of the chunk only
+MAX_TEMPLATES = 100_000  # the template caches stop growing here (hostile input)
 UNKNOWN = -2
 CUT_LINES = 1 << 18  # the most lines one vectorised cut holds (a debug_info chunk has ~40,000)
 MAX_HEADS = 1_000_000  # the head cache stops growing here (hostile input)
@@ -66,6 +68,7 @@ class LineParser:
         self._by_template: dict[tuple[bool, str], Shape] = {}
         self._by_glog_template: dict[str, Shape] = {}
         self._templates = TemplateCutter(number)
+        self._not_columnar: set[str] = set()  # templates learnt once that the cut cannot serve
         self.lark_calls = 0
 
     # -- by head -----------------------------------------------------------------------
@@ -118,8 +121,13 @@ class LineParser:
         """Teach the head cache the heads this chunk shows for the first time, from their first line,
         so that the rest of the chunk is served by it too. A head whose line is understood but
         cannot be served (a solver line such as `Train net output #0:`) is remembered as -1."""
-        codes, first = np.unique(cut.head_codes, return_index=True)
-        unknown = set(np.flatnonzero(lookup[:-1] == UNKNOWN)[:LEARN_PER_CHUNK].tolist())
+        codes, first, counts = np.unique(cut.head_codes, return_index=True, return_counts=True)
+        new = np.flatnonzero(lookup[:-1] == UNKNOWN)
+        # a head on one line only is most often a solver line's (its iteration in it): such heads
+        # are learnt only a few at a time, blob heads (repeated every iteration) first
+        repeated = np.isin(new, codes[counts > 1])
+        unknown = {*new[repeated][:LEARN_PER_CHUNK].tolist(),
+                   *new[~repeated][:LEARN_SINGLE_PER_CHUNK].tolist()}
         for code, i in zip(codes.tolist(), first.tolist()):
             if code not in unknown:
                 continue
@@ -147,12 +155,16 @@ class LineParser:
         served = np.zeros(len(found.rows), bool)
         learnt = 0
         for code, members in found.group_rows().items():
-            shape = self._by_glog_template.get(found.templates[code])
-            if shape is None and len(members) > 1 and learnt < LEARN_PER_CHUNK:
+            template = found.templates[code]
+            shape = self._by_glog_template.get(template)
+            if (shape is None and len(members) > 1 and learnt < LEARN_PER_CHUNK
+                    and template not in self._not_columnar):
                 learnt += 1
                 i = found.rows[members[0]]
                 self._understand(chunk[cut.starts[i]:cut.ends[i]].decode("utf-8", "replace"))
-                shape = self._by_glog_template.get(found.templates[code])
+                shape = self._by_glog_template.get(template)
+                if shape is None and len(self._not_columnar) < MAX_TEMPLATES:
+                    self._not_columnar.add(template)  # not a shape the template cut serves
             if shape is not None and shape.kind in COLUMNAR_KINDS:
                 lines = found.rows[members] + first_line
                 served[members] = batch.add_template(shape, lines, found.numbers, found.first[members])
@@ -252,7 +264,7 @@ class LineParser:
         shape = self._by_template.get(key)
         if shape is None:
             shape = self._compile(line, prefix.end() if prefix else 0, msg, parts)
-            if shape is not UNPARSED or len(self._by_template) < 100_000:
+            if shape is not UNPARSED or len(self._by_template) < MAX_TEMPLATES:
                 self._by_template[key] = shape
             if shape is not UNPARSED and shape is not PER_LINE and glog:
                 self._by_glog_template[key[1]] = shape

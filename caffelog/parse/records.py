@@ -78,9 +78,7 @@ class RecordSink:
         for line in skipped:
             self.skip(line, "unknown")
         if kind == kinds.ALL_PARAMS:
-            for row in zip(lines, fields["l1_data"], fields["l1_diff"],
-                           fields["l2_data"], fields["l2_diff"]):
-                self.totals.append(row)
+            self.totals.add_columns(lines, *(fields[name] for name in TotalsRows.NAMES))
         elif kind in SOLVER_COLUMN_KINDS:
             self.solver.add_columns(kind, lines, fields)
 
@@ -119,8 +117,7 @@ class RecordSink:
                 key = ("update", fields["layer"], "param", fields["blob"], quantity)
                 self.blobs.add(line, self.blob_key_of_tuple(key), fields[quantity])
         elif kind == kinds.ALL_PARAMS:
-            self.totals.append((line, fields["l1_data"], fields["l1_diff"],
-                                fields["l2_data"], fields["l2_diff"]))
+            self.totals.append((line, *(fields[name] for name in TotalsRows.NAMES)))
         elif kind == kinds.SOLVER_PARAMS:
             self.segment += 1
             if self.segment > 0:
