@@ -77,9 +77,10 @@ class LineParser:
         (1-based); returns how many lines it held. A chunk of very many short lines (a flood of
         blank lines) is cut in pieces of CUT_LINES lines: the per-line arrays of one cut cost
         ~100 bytes a line, and that must not grow with the junk."""
-        if chunk.count(b"\n") <= CUT_LINES:
-            return self._feed_piece(chunk, first_line)
-        ends = np.flatnonzero(np.frombuffer(chunk, np.uint8) == scan.NEWLINE)[CUT_LINES - 1::CUT_LINES] + 1
+        newlines = np.flatnonzero(np.frombuffer(chunk, np.uint8) == scan.NEWLINE)
+        if len(newlines) <= CUT_LINES:
+            return self._feed_piece(chunk, first_line, newlines)
+        ends = newlines[CUT_LINES - 1::CUT_LINES] + 1
         n, start = 0, 0
         for end in [*ends.tolist(), len(chunk)]:
             if end > start:
@@ -87,14 +88,14 @@ class LineParser:
             start = end
         return n
 
-    def _feed_piece(self, chunk: bytes, first_line: int) -> int:
-        """feed_chunk for at most CUT_LINES lines.
+    def _feed_piece(self, chunk: bytes, first_line: int, newlines: np.ndarray | None = None) -> int:
+        """feed_chunk for at most CUT_LINES lines (newlines: where they end, if known).
 
         scan.cut() splits every line into head and value at once; each distinct head is looked up
         in the head-cache cache once, and the hits become rows without a Python string per line.
         The rest go through the template cache (_parse_missed), in order.
         """
-        cut = scan.cut(chunk)
+        cut = scan.cut(chunk, newlines)
         n = len(cut.ends)
         self.sink.clock.extend(*clock.line_times(cut.buffer, cut.starts))
         lookup = self._lookup(cut.heads)

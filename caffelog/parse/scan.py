@@ -48,9 +48,10 @@ def message_head(line: str) -> str | None:
     return msg[:colon + 1] if colon >= 0 else None
 
 
-def line_bounds(buf: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the lines in buf[:size]; a last line without newline counts."""
-    ends = np.flatnonzero(buf[:size] == NEWLINE)
+def line_bounds(buf: np.ndarray, size: int, newlines: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the lines in buf[:size] (newlines: where its newlines are, if
+    known); a last line without newline counts."""
+    ends = np.flatnonzero(buf[:size] == NEWLINE) if newlines is None else newlines
     if size and (not len(ends) or ends[-1] != size - 1):
         ends = np.append(ends, size)
     starts = np.empty_like(ends)
@@ -65,11 +66,12 @@ def _followed_by_space(buf: np.ndarray, size: int, byte: int) -> np.ndarray:
     return pos[buf[pos + 1] == SPACE]
 
 
-def cut(chunk: bytes) -> Cut:
-    """Split every line of chunk (complete lines, LF only) into head and value where it can."""
+def cut(chunk: bytes, newlines: np.ndarray | None = None) -> Cut:
+    """Split every line of chunk (complete lines, LF only) into head and value where it can
+    (newlines: where its newlines are, if known)."""
     size = len(chunk)
     buf = np.frombuffer(chunk + PAD, np.uint8)
-    starts, ends = line_bounds(buf, size)
+    starts, ends = line_bounds(buf, size, newlines)
     n = len(ends)
     brackets = _followed_by_space(buf, size, BRACKET)
     colons = _followed_by_space(buf, size, COLON)
