@@ -203,6 +203,22 @@ def usable(path, workers: int) -> bool:
         return False
 
 
+def _pool(ctx, workers: int):
+    """A pool whose workers leave Ctrl-C to this process. SIGINT is blocked while the pool forks
+    them (and in its threads, which fork replacements): a Ctrl-C in the moment between a fork
+    and the worker's initializer would otherwise stop the new worker with a traceback."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return ctx.Pool(workers, initializer=_ignore_interrupts)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a Ctrl-C meanwhile arrives now
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[RecordSink, int]:
     """Parse a plain file with `workers` processes; the same RecordSink one process would fill.
 
@@ -213,7 +229,7 @@ def parse_records_parallel(path: str, workers: int = 2, progress=None) -> tuple[
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     # workers leave Ctrl-C to this process, which stops them (leaving the pool terminates it):
     # no worker traceback, no wait for a worker to finish its range
-    with ctx.Pool(len(bounds) - 1, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with _pool(ctx, len(bounds) - 1) as pool:
         pending = [pool.apply_async(_parse_range, (path, a, b)) for a, b in bounds[1:]]
         results = [_parse_range(path, *bounds[0], scaled, in_process=True)]
         results += [p.get() for p in pending]
@@ -231,7 +247,7 @@ def parsed_ranges(path: str, workers: int, range_bytes: int = RANGE_BYTES) -> It
     the reader is. Put each into a sink with `absorb`. Leaving the loop stops the workers."""
     bounds = range_bounds(path, range_bytes)
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with _pool(ctx, workers) as pool:
         pending: deque = deque()
         for a, b in bounds:
             pending.append((pool.apply_async(_parse_warm_range, (path, a, b)), b - a))
