@@ -217,9 +217,7 @@ class LineClock:
         first one can wrap, so they all move by one offset."""
         seconds = np.frombuffer(other.times, np.float64)
         forms = np.frombuffer(other.forms, np.int8)
-        timed = np.flatnonzero(~np.isnan(seconds[:1 << 16]))  # a range's first timed line is near its start
-        if not len(timed):
-            timed = np.flatnonzero(~np.isnan(seconds))[:1]
+        timed = np.flatnonzero(~np.isnan(seconds))
         if not len(timed):
             self.extend(seconds, forms)
             return

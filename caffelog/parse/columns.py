@@ -104,12 +104,12 @@ class TotalsRows:
     WIDTH = 5
     NAMES = ("l1_data", "l1_diff", "l2_data", "l2_diff")  # the fields after the line
 
+    def __init__(self, flat: array | None = None) -> None:
+        self.flat = array("d") if flat is None else flat
+
     def add_columns(self, lines: list[int], *values: list[float]) -> None:
         """Rows given a column at a time."""
         self.flat.frombytes(np.column_stack([lines, *values]).astype(np.float64).tobytes())
-
-    def __init__(self, flat: array | None = None) -> None:
-        self.flat = array("d") if flat is None else flat
 
     def __len__(self) -> int:
         return len(self.flat) // self.WIDTH

@@ -150,7 +150,7 @@ class LineParser:
         lines of the chunk but not yet known is learnt from its first line."""
         starts, ends, messages = cut.starts[rows], cut.ends[rows], cut.message_starts[rows]
         fits = (messages > starts + 2) & (ends - starts <= MAX_PARSED)
-        if not fits.any():
+        if not self._templates.enabled or not fits.any():
             return rows
         found = self._templates.cut(cut.buffer, rows[fits], messages[fits], ends[fits])
         served = np.zeros(len(found.rows), bool)
@@ -169,9 +169,6 @@ class LineParser:
             if shape is not None and shape.kind in COLUMNAR_KINDS:
                 lines = found.rows[members] + first_line
                 served[members] = batch.add_template(shape, lines, found.numbers, found.first[members])
-        if not served.any():
-            return rows
-        batch.served_lines = np.sort(found.rows[served] + first_line)
         return np.setdiff1d(rows, found.rows[served], assume_unique=True)
 
     def _parse_missed(self, texts: list[str], numbers: list[int], batch: SolverLineColumns) -> None:
@@ -194,7 +191,8 @@ class LineParser:
             batch.add_rows(parts[1::2], offsets, numbers, shapes)
         columnar = [shape is not None and shape.kind in COLUMNAR_KINDS for shape in shapes]
         # columnar lines before line i, served or not: a dump ends at each (as emit would end it)
-        served = [*np.searchsorted(batch.served_lines, numbers).tolist(), len(batch.served_lines)]
+        served_lines = batch.served_lines
+        served = [*np.searchsorted(served_lines, numbers).tolist(), len(served_lines)]
         before = [a + b for a, b in zip(accumulate(columnar, initial=0), served)]
         done = 0
         for i in [i for i, c in enumerate(columnar) if not c]:

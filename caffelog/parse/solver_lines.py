@@ -36,7 +36,7 @@ class SolverLineColumns:
         self._groups: dict[int, tuple[Shape, list[int]]] = {}
         self._singles: dict[str, list[tuple[int, dict]]] = {}  # kind -> (line, fields)
         self._pieces: list[tuple[str, tuple]] = []  # (kind, (lines, fields, skipped))
-        self.served_lines = np.zeros(0, np.int64)  # the lines add_template took, in order
+        self._served: list[np.ndarray] = []  # the lines of each template add_template took
 
     def add_template(self, shape: Shape, lines: np.ndarray, numbers: pa.Array, first: np.ndarray) -> bool:
         """The lines of one template from the template cut: their j-th number is numbers[first + j].
@@ -50,7 +50,13 @@ class SolverLineColumns:
         for name, value in shape.consts.items():
             fields[name] = [value] * len(lines)
         self._pieces.append((shape.kind, (lines.tolist(), fields, [])))
+        self._served.append(lines)
         return True
+
+    @property
+    def served_lines(self) -> np.ndarray:
+        """The lines add_template took, in order."""
+        return np.sort(np.concatenate(self._served)) if self._served else np.zeros(0, np.int64)
 
     def add_rows(self, slots: list[str], offsets: list[int], numbers: list[int],
                  shapes: list[Shape | None]) -> None:

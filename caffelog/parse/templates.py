@@ -64,12 +64,13 @@ class TemplateCutter:
     def cut(self, buffer: np.ndarray, rows: np.ndarray, message_starts: np.ndarray,
             ends: np.ndarray) -> TemplateCut:
         """Cut the messages buffer[message_starts:ends] of the given rows; a message holding a
-        byte outside ASCII (or NUL, the slot mark) is left out of the result's rows."""
+        byte outside ASCII (or NUL, the slot mark) is left out of the result's rows. Only for an
+        enabled cutter."""
         text, offsets = _joined(buffer, message_starts, ends)
         outside = (text < _LOWEST) | (text > _HIGHEST)
-        if outside.any() or not self.enabled:
+        if outside.any():
             total = np.concatenate([[0], np.cumsum(outside)])
-            clean = (total[offsets[1:]] == total[offsets[:-1]]) & self.enabled
+            clean = total[offsets[1:]] == total[offsets[:-1]]
             rows, message_starts, ends = rows[clean], message_starts[clean], ends[clean]
             text, offsets = _joined(buffer, message_starts, ends)
         starts, stops = slots(text)
@@ -124,11 +125,7 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 def _joined(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The byte ranges [starts, ends) of buffer, each after a newline, and where each newline is
     (one more: the end)."""
-    lengths = ends - starts + 1
-    offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - starts + 1, lengths)
-    text = buffer[index]
+    text, offsets = _gather(buffer, starts - 1, ends)  # a message starts after `] `: room for it
     text[offsets[:-1]] = NEWLINE
     return text, offsets
 
@@ -147,12 +144,15 @@ def _templates(text: np.ndarray, offsets: np.ndarray, starts: np.ndarray, stops:
 
 
 def _ranges_array(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """data[starts[i]:ends[i]] for each i as an arrow string array (ranges in order, gaps dropped)."""
+    """data[starts[i]:ends[i]] for each i as an arrow string array."""
+    text, offsets = _gather(data, starts, ends)
+    return pa.Array.from_buffers(pa.string(), len(starts), [
+        None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(text)])
+
+
+def _gather(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The byte ranges [starts, ends) of data side by side, and where each begins (one more: the end)."""
     lengths = ends - starts
-    offsets = np.zeros(len(lengths) + 1, np.int32)
+    offsets = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - starts, lengths)
-    return pa.Array.from_buffers(pa.string(), len(lengths), [
-        None, pa.py_buffer(offsets), pa.py_buffer(data[index])])
-
-
+    return data[np.arange(offsets[-1]) - np.repeat(offsets[:-1] - starts, lengths)], offsets
