@@ -226,17 +226,21 @@ def _categorical(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
 def _read_layers(path: Path, patterns: list[str]) -> pd.DataFrame:
     """The blobs rows of the layers matching patterns (all rows if none match, so that the
-    caller's 'no such layer' message can list them all). Row order and categories are kept."""
+    caller's 'no such layer' message can list them all). Row order and categories are kept.
+    The whole table is read and filtered by arrow: pandas' `filters=` takes twice as long."""
     import fnmatch
 
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    column = pq.read_table(path, columns=["layer"]).column("layer")
+    table = pq.read_table(path)
+    column = table.column("layer")
     names = {str(name) for chunk in column.chunks if hasattr(chunk, "dictionary")
              for name in chunk.dictionary.to_pylist()}
     wanted = sorted(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
-    if not wanted:
-        return pd.read_parquet(path)
-    return pd.read_parquet(path, filters=[("layer", "in", wanted)]).reset_index(drop=True)
+    if wanted:
+        table = table.filter(pc.is_in(column, value_set=pa.array(wanted, pa.string())))
+    return table.to_pandas()
 
 
 def _as_list(value) -> list:
