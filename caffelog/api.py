@@ -152,13 +152,14 @@ def export(source: Source, output: str, table: str = "blobs", force: bool = Fals
     table as Parquet (streamed, bounded memory); a .parquet/.csv/.json file or '-' (CSV on
     stdout) gets one table. on_read hears what the parse found (warnings, skipped lines):
     before a file is written, after a directory is."""
-    from caffelog.output.export import is_directory, write_table
+    from caffelog.output.export import check_table_target, is_directory, write_table
     _refuse_to_overwrite_the_input(source, output)
     if is_directory(output):
         result = write_tables(source, output, force=force, progress=True)
         if on_read:
             on_read(result)
         return [str(path) for path in result.written]
+    check_table_target(output, force)  # before the parse, not after it
     parsed = load(source, use_cache=use_cache, progress=output != "-")
     if on_read:
         on_read(parsed)
@@ -174,7 +175,7 @@ def report(sources: list[Source | CaffeLog], output: str | None = None, labels: 
     log already read (a CaffeLog). Returns its path:
     `output`, or a name made from the runs that no file has yet."""
     from caffelog.diagnose.settings import load_settings
-    from caffelog.output.export import save_text, unused_name
+    from caffelog.output.export import check_text_target, save_text, unused_name
     from caffelog.output.plot import default_name, run_labels
     from caffelog.pages.content import Run
     from caffelog.pages.page import render
@@ -184,6 +185,7 @@ def report(sources: list[Source | CaffeLog], output: str | None = None, labels: 
     if output is not None:
         for source in sources:
             _refuse_to_overwrite_the_input(source.source if isinstance(source, CaffeLog) else source, output)
+        check_text_target(output, force)  # before the parse, not after it
     logs = [s if isinstance(s, CaffeLog) else load(s, use_cache=use_cache, progress=progress) for s in sources]
     for log in logs:
         if on_read:

@@ -53,6 +53,32 @@ def test_parse_refuses_to_overwrite_without_force(tmp_path):
     assert len(df) == 60 and df["l1_data"].iloc[0] == parsed("nan_explode").totals["l1_data"].iloc[0]
 
 
+@pytest.mark.parametrize("args, message", [
+    (["plot", "-o", "{there}.png"], "exists (use --force"),
+    (["plot", "-o", "{new}.csv"], "plots are written as .png"),
+    (["plot", "-o", "{missing}/x.svg"], "no such directory"),
+    (["parse", "-o", "{there}.csv"], "exists (use --force"),
+    (["parse", "-o", "{new}.txt"], "unknown output format"),
+    (["report", "-o", "{there}.html"], "exists (use --force"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_the_parse(tmp_path, monkeypatch, args, message):
+    """A bad -o was refused only after the whole parse (and the drawing): seconds on a big log.
+    Nothing is parsed now: the parse cache gets no entry."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CAFFELOG_CACHE_DIR", str(cache))
+    log = tmp_path / "train.log"
+    log.write_bytes(REAL_LOGS["nan_explode"].read_bytes())
+    names = {"there": str(tmp_path / "there"), "new": str(tmp_path / "new"), "missing": str(tmp_path / "missing")}
+    argv = [a.format(**names) for a in args]
+    target = Path(argv[-1])
+    if target.stem == "there":
+        target.write_text("mine")
+    r = run(argv[0], str(log), *argv[1:])
+    assert r.exit_code == 2 and message in r.output and len(r.output.splitlines()) == 1, r.output
+    assert not [p for p in cache.glob("*") if not p.name.startswith("grammar")]  # never parsed
+    assert target.stem != "there" or target.read_text() == "mine"
+
+
 def test_parse_csv_to_stdout_from_gzip_and_stdin(tmp_path):
     gz = tmp_path / "train.log.gz"
     gz.write_bytes(gzip.compress(REAL_LOGS["dead_relu"].read_bytes()))

@@ -56,6 +56,9 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
         problem = "--show opens a window; -o writes a file: ask for one"
     if problem:
         raise UsageError(problem)
+    from caffelog.output.export import check_figure_target, save_figure
+    if output and not show:
+        check_figure_target(output, force)  # before the parse, not after it
     series_of = list(layers) if layers and not scalars else None
     parsed, kept = load_each(expand_logs(logs).logs, list(labels), not no_cache, series_of)
     for one in parsed:
@@ -75,6 +78,5 @@ def plot(logs, layers, quantity, phase, direction, role, blob, segment, heatmap,
         plots.show(fig)
         return
     target = output or plots.default_name(names, what)
-    from caffelog.output.export import save_figure
     save_figure(fig, target, force=force)
     click.echo(target)

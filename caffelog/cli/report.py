@@ -30,5 +30,8 @@ def report(logs, output, labels, static, force, no_cache) -> None:
     Offline: uPlot and the data are inside the page. Hover: value and log line; drag: zoom.
     """
     from caffelog.api import report as write_report
+    from caffelog.output.export import check_text_target
+    if output:
+        check_text_target(output, force)  # before the parse, not after it
     parsed, kept = load_each(expand_logs(logs).logs, list(labels), not no_cache)
     click.echo(write_report(list(parsed), output, kept or None, static=static, force=force, on_read=warn))

@@ -15,6 +15,7 @@ from caffelog.staging import give_usual_mode
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
            ".jsonl": "json"}
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
 
 def is_directory(output: str) -> bool:
@@ -33,21 +34,48 @@ def write_table(df: pd.DataFrame, target: str, fmt: str | None = None, force: bo
     if target == "-":
         _write(df, sys.stdout, fmt or "csv")
         return
-    path = Path(target)
-    fmt = fmt or FORMATS.get(path.suffix.lower())
+    fmt = fmt or _table_format(target)
+    _atomic(Path(target), force, lambda tmp: _write(df, tmp, fmt))
+
+
+def _table_format(target: str) -> str:
+    fmt = FORMATS.get(Path(target).suffix.lower())
     if fmt is None:
         raise UsageError(f"{target}: unknown output format (use .parquet, .csv or .json)")
-    _atomic(path, force, lambda tmp: _write(df, tmp, fmt))
+    return fmt
 
 
-def _atomic(path: Path, force: bool, write) -> None:
-    """Write through a temporary file beside path, renamed over it when complete: a failed or
-    interrupted write leaves nothing behind. Failures to write are one UsageError line."""
+# Each check_*_target refuses at once what writing would refuse only after the work (a parse, a
+# drawing): a bad name, a file already there. Writing checks again: the file may appear meanwhile.
+def check_table_target(target: str, force: bool = False) -> None:
+    if target != "-":
+        _table_format(target)
+        _check_place(Path(target), force)
+
+
+def check_figure_target(target: str, force: bool = False) -> None:
+    if Path(target).suffix.lower() not in FIGURE_FORMATS:
+        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
+    _check_place(Path(target), force)
+
+
+def check_text_target(target: str, force: bool = False) -> None:
+    _check_place(Path(target), force)
+
+
+def _check_place(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists (use --force to overwrite)")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{path}: no such directory: {folder}")
+
+
+def _atomic(path: Path, force: bool, write) -> None:
+    """Write through a temporary file beside path, renamed over it when complete: a failed or
+    interrupted write leaves nothing behind. Failures to write are one UsageError line."""
+    _check_place(path, force)
+    folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     except OSError as exc:
@@ -94,14 +122,11 @@ def _printable_names(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-FIGURE_FORMATS = (".png", ".svg", ".pdf")
-
 
 def save_figure(fig, target: str, force: bool = False) -> None:
     """Write a matplotlib Figure atomically; the format comes from the file name."""
+    check_figure_target(target, force)
     path = Path(target)
-    if path.suffix.lower() not in FIGURE_FORMATS:
-        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)
     fmt = path.suffix[1:].lower()
