@@ -6,11 +6,12 @@
 
 On a shared machine wall time drifts by 2x within minutes (see README, Speed): a 5% change is
 lost in it, even alternating runs. The count of instructions that one process executes is
-steady to about 0.2% when address-space randomisation is off (`setarch -R`) and the hash seed
-fixed, so two versions compare in one run of this script. It is a proxy: memory stalls and a
-second core are not counted, so a change that passes here is still confirmed by
-bench_parse.py. One process (CAFFELOG_WORKERS=1), on the first --mb MB of the real long_run
-log; the imports are counted apart and left out of the ratio. Needs valgrind and setarch.
+steady to about 0.5% when address-space randomisation is off (`setarch -R`), the hash seed
+fixed and the grammar built beforehand, so two versions compare in one run of this script.
+It is a proxy: memory stalls and a second core are not counted, so a change that passes here
+is still confirmed by bench_parse.py. One process (CAFFELOG_WORKERS=1), on the first --mb MB
+of the real long_run log; the imports are counted apart and left out of the ratio. Needs
+valgrind and setarch.
 """
 from __future__ import annotations
 
@@ -35,19 +36,30 @@ WORK = {
 REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def instructions(tree: Path, code: str, log: Path, out: Path) -> int:
+def instructions(tree: Path, code: str, log: Path, tmp: Path) -> int:
     """Instructions executed by `python -c code` with caffelog imported from tree."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0", "CAFFELOG_WORKERS": "1",
-           "CAFFELOG_CACHE_DIR": str(out / "cache")}
+    out = tmp / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     argv = ["setarch", "-R", "valgrind", "--tool=cachegrind", "--cache-sim=no",
             "--cachegrind-out-file=/dev/null", sys.executable, "-c", f"import sys; {code}", str(log), str(out)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, env=_env(tree, tmp), capture_output=True, text=True, check=False)
     found = REFS.search(done.stderr)
     if done.returncode or not found:
         raise SystemExit(f"valgrind run failed ({tree}): {done.stderr[-600:]}")
     return int(found[1].replace(",", ""))
+
+
+def build_grammar(tree: Path, tmp: Path) -> None:
+    """Build tree's grammar into the cache first, as any machine has it after a first run:
+    building it is not the work measured (and varies by a few percent from run to run)."""
+    code = "from caffelog.parse.grammar import load_grammar; load_grammar()"
+    subprocess.run([sys.executable, "-c", code], env=_env(tree, tmp), check=True)
+
+
+def _env(tree: Path, tmp: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0", "CAFFELOG_WORKERS": "1",
+            "CAFFELOG_CACHE_DIR": str(tmp / "cache")}
 
 
 def piece_of_long_run(target: Path, megabytes: float) -> None:
@@ -78,8 +90,9 @@ def main() -> None:
         piece_of_long_run(log, args.mb)
         counts = {}
         for name, tree in (("base " + args.base, base), ("working tree", ROOT)):
-            imports = min(instructions(tree, IMPORTS, log, tmp / "out") for _ in range(args.runs))
-            total = min(instructions(tree, f"{IMPORTS}; {WORK[args.work]}", log, tmp / "out")
+            build_grammar(tree, tmp)
+            imports = min(instructions(tree, IMPORTS, log, tmp) for _ in range(args.runs))
+            total = min(instructions(tree, f"{IMPORTS}; {WORK[args.work]}", log, tmp)
                         for _ in range(args.runs))
             counts[name] = (imports, total - imports)
             print(f"  {name}: imports {imports / 1e9:.3f} G, {args.work} {(total - imports) / 1e9:.3f} G",
