@@ -6,8 +6,9 @@
 
 On a shared machine wall time drifts by 2x within minutes (see README, Speed): a 5% change is
 lost in it, even alternating runs. The count of instructions that one process executes is
-steady to about 0.5% when address-space randomisation is off (`setarch -R`), the hash seed
-fixed and the grammar built beforehand, so two versions compare in one run of this script.
+steady to about 0.1% when address-space randomisation is off (`setarch -R`), the hash seed
+fixed, no thread wakes by the clock and the grammar is built beforehand, so two versions
+compare in one run of this script.
 It is a proxy: memory stalls and a second core are not counted, so a change that passes here
 is still confirmed by bench_parse.py. One process (CAFFELOG_WORKERS=1), on the first --mb MB
 of the real long_run log; the imports are counted apart and left out of the ratio. Needs
@@ -58,8 +59,11 @@ def build_grammar(tree: Path, tmp: Path) -> None:
 
 
 def _env(tree: Path, tmp: Path) -> dict[str, str]:
+    """One thread only: a thread that wakes by the clock (jemalloc's purger in pyarrow, BLAS
+    workers) would count more instructions when the machine is slow."""
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0", "CAFFELOG_WORKERS": "1",
-            "CAFFELOG_CACHE_DIR": str(tmp / "cache")}
+            "CAFFELOG_CACHE_DIR": str(tmp / "cache"), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 
 
 def piece_of_long_run(target: Path, megabytes: float) -> None:
@@ -103,7 +107,7 @@ def main() -> None:
         print("| version | imports G | work G |\n|---|---|---|")
         for name, (imports, work) in counts.items():
             print(f"| {name} | {imports / 1e9:.3f} | {work / 1e9:.3f} |")
-        print(f"working tree / base: {after / before:.3f} (steady to about 0.005)")
+        print(f"working tree / base: {after / before:.3f} (the same code: within 0.002)")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
                        check=False, capture_output=True)
