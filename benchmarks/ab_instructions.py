@@ -43,7 +43,7 @@ def instructions(tree: Path, code: str, log: Path, tmp: Path) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     argv = ["setarch", "-R", "valgrind", "--tool=cachegrind", "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null", sys.executable, "-c", f"import sys; {code}", str(log), str(out)]
+            "--cachegrind-out-file=/dev/null", sys.executable, "-P", "-c", f"import sys; {code}", str(log), str(out)]
     done = subprocess.run(argv, env=_env(tree, tmp), capture_output=True, text=True, check=False)
     found = REFS.search(done.stderr)
     if done.returncode or not found:
@@ -53,14 +53,19 @@ def instructions(tree: Path, code: str, log: Path, tmp: Path) -> int:
 
 def build_grammar(tree: Path, tmp: Path) -> None:
     """Build tree's grammar into the cache first, as any machine has it after a first run:
-    building it is not the work measured (and varies by a few percent from run to run)."""
-    code = "from caffelog.parse.grammar import load_grammar; load_grammar()"
-    subprocess.run([sys.executable, "-c", code], env=_env(tree, tmp), check=True)
+    building it is not the work measured (and varies by a few percent from run to run). And
+    check that caffelog is imported from tree."""
+    code = "import caffelog; from caffelog.parse.grammar import load_grammar; load_grammar(); print(caffelog.__file__)"
+    done = subprocess.run([sys.executable, "-P", "-c", code], env=_env(tree, tmp), check=True,
+                          capture_output=True, text=True)
+    if not Path(done.stdout.strip()).is_relative_to(tree):
+        raise SystemExit(f"caffelog came from {done.stdout.strip()}, not from {tree}")
 
 
 def _env(tree: Path, tmp: Path) -> dict[str, str]:
-    """One thread only: a thread that wakes by the clock (jemalloc's purger in pyarrow, BLAS
-    workers) would count more instructions when the machine is slow."""
+    """caffelog from tree (python -P: the current directory must not come first), and one
+    thread only: a thread that wakes by the clock (jemalloc's purger in pyarrow, BLAS workers)
+    would count more instructions when the machine is slow."""
     return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0", "CAFFELOG_WORKERS": "1",
             "CAFFELOG_CACHE_DIR": str(tmp / "cache"), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
             "JE_ARROW_MALLOC_CONF": "background_thread:false"}
