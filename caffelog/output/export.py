@@ -54,28 +54,35 @@ def check_table_target(target: str, force: bool = False) -> None:
 
 
 def check_figure_target(target: str, force: bool = False) -> None:
-    if Path(target).suffix.lower() not in FIGURE_FORMATS:
-        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
+    _figure_format(target)
     _check_place(Path(target), force)
+
+
+def _figure_format(target: str) -> str:
+    suffix = Path(target).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        raise UsageError(f"{target}: plots are written as {', '.join(FIGURE_FORMATS)}")
+    return suffix[1:]
 
 
 def check_text_target(target: str, force: bool = False) -> None:
     _check_place(Path(target), force)
 
 
-def _check_place(path: Path, force: bool) -> None:
+def _check_place(path: Path, force: bool) -> Path:
+    """The folder path is written in, once it is sure that it may be."""
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists (use --force to overwrite)")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{path}: no such directory: {folder}")
+    return folder
 
 
 def _atomic(path: Path, force: bool, write) -> None:
     """Write through a temporary file beside path, renamed over it when complete: a failed or
     interrupted write leaves nothing behind. Failures to write are one UsageError line."""
-    _check_place(path, force)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = _check_place(path, force)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     except OSError as exc:
@@ -125,14 +132,12 @@ def _printable_names(df: pd.DataFrame) -> pd.DataFrame:
 
 def save_figure(fig, target: str, force: bool = False) -> None:
     """Write a matplotlib Figure atomically; the format comes from the file name."""
-    check_figure_target(target, force)
-    path = Path(target)
+    fmt = _figure_format(target)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)
-    fmt = path.suffix[1:].lower()
     # zlib level 1: a fifth of the encoding time for a slightly bigger file
     extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
-    _atomic(path, force, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, **extra))
+    _atomic(Path(target), force, lambda tmp: fig.savefig(tmp, format=fmt, dpi=110, **extra))
 
 
 def save_text(text: str, target: str, force: bool = False) -> None:

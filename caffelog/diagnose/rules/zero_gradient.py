@@ -12,6 +12,7 @@ from caffelog.diagnose.context import Context, Window
 from caffelog.diagnose.findings import where
 from caffelog.diagnose.rule import Rule
 from caffelog.diagnose.values import as_int
+from caffelog.tables.build import changes
 
 
 class ZeroGradient(Rule):
@@ -97,24 +98,19 @@ def _per_layer_iteration(p: pd.DataFrame) -> Iterator[tuple[str, _Iterations]]:
     if not len(layer):
         return
     order = np.lexsort((iteration, segment, layer))  # stable: a group's first row comes first
-    new = np.zeros(len(order), bool)
-    new[0] = True
-    for key in (layer, segment, iteration):
-        ranked = key[order]
-        new[1:] |= ranked[1:] != ranked[:-1]
-    starts = np.flatnonzero(new)
+    starts = np.flatnonzero(changes(layer[order], segment[order], iteration[order]))
     first = order[starts]  # each group's first row
     nonzero = np.logical_or.reduceat((p["value"].to_numpy()[known] != 0)[order], starts)
     line = np.minimum.reduceat(p["line"].to_numpy()[known][order], starts)
     time = np.fmin.reduceat(p["time"].to_numpy(np.float64)[known][order], starts)  # NaN: no time
     blobs = p["blob"].cat.categories.to_numpy()[p["blob"].cat.codes.to_numpy()[known][first]]
+    appearance = np.argsort(first, kind="stable")  # the groups in the order they first appear
+    group_layer, group_segment, group_iteration = layer[first], segment[first], iteration[first]
+    _, layer_first = np.unique(group_layer[appearance], return_index=True)
     names = p["layer"].cat.categories
-    by_appearance = np.argsort(first, kind="stable")
-    group_layer = layer[first][by_appearance]
-    _, layer_first = np.unique(group_layer, return_index=True)
-    for code in group_layer[np.sort(layer_first)].tolist():
-        mine = by_appearance[group_layer == code]
-        yield str(names[code]), _Iterations(segment[first][mine], iteration[first][mine], nonzero[mine],
+    for code in group_layer[appearance][np.sort(layer_first)].tolist():
+        mine = appearance[group_layer[appearance] == code]
+        yield str(names[code]), _Iterations(group_segment[mine], group_iteration[mine], nonzero[mine],
                                             line[mine], time[mine], [str(b) for b in blobs[mine]])
 
 
